@@ -1,0 +1,84 @@
+"""The canonical nouns every stage shares: Event (what an SDK said) and Disclosure
+(what one vendor is allowed to see of it).
+
+An Event's ``fields`` are keyed by *field path as the SDK sends it*, so that a policy
+rule can name exactly what a developer sees in their SDK's docs:
+
+* Mixpanel track: the property keys as sent (``distinct_id``, ``$current_url``,
+  ``$insert_id``, ``time``), plus ``event`` for the event name. The source ``token``
+  is authentication, never a field.
+* Mixpanel engage / groups: the keys inside the operation (``$email``, ``$name``) with
+  the operation in ``Event.operation``; ``$distinct_id`` becomes ``distinct_id``,
+  ``$group_key`` / ``$group_id`` stay as they are.
+* Segment: dotted paths from the message root: ``event``, ``userId``, ``anonymousId``,
+  ``properties.<key>``, ``traits.<key>`` (one level: nested values stay values) and
+  ``context.<a>.<b>`` (flattened fully, e.g. ``context.page.referrer``).
+
+Policies never see raw HTTP: the client IP, user agent and page URL arrive in
+``Event.context`` and are forwarded only through a field a rule keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SdkKind = Literal["mixpanel", "segment"]
+EventKind = Literal["track", "profile", "group", "identify", "alias", "page", "screen"]
+JSONValue = Any  # what orjson yields: None | bool | int | float | str | list | dict
+
+
+@dataclass(slots=True)
+class Context:
+    """Request facts that are personal data in their own right, kept out of ``fields``."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    url: str | None = None
+    referrer: str | None = None
+    locale: str | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """One SDK call in canonical form."""
+
+    sdk: SdkKind
+    kind: EventKind
+    source: str
+    name: str | None
+    distinct_id: str | None
+    insert_id: str
+    fields: dict[str, JSONValue]
+    time: float | None = None
+    user_id: str | None = None
+    device_id: str | None = None
+    org_ids: tuple[str, ...] = ()
+    operation: str | None = None
+    aliases: tuple[str, ...] = ()
+    context: Context = field(default_factory=Context)
+
+    def subject(self) -> str | None:
+        """The person this event is about, for the ledger: the user id when known."""
+        return self.user_id or self.distinct_id or self.device_id
+
+
+@dataclass(slots=True, frozen=True)
+class SentField:
+    """One value a vendor received. ``value`` lives only in memory: the ledger stores
+    a keyed fingerprint of it, never the value."""
+
+    field: str
+    category: str
+    value: JSONValue
+
+
+@dataclass(slots=True)
+class Disclosure:
+    """What one vendor may see of one event: the fields to send, and the record of them."""
+
+    vendor: str
+    event: Event
+    fields: dict[str, JSONValue]
+    sent: list[SentField]
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (field, category)
