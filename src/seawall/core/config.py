@@ -89,7 +89,6 @@ class Vendor(_Model):
     batch_size: int = Field(default=50, ge=1, le=2000)
     timeout_seconds: float = Field(default=10.0, gt=0)
     dead_letter_after_hours: float = Field(default=72.0, gt=0)
-    allow_session_replay: bool = False
     contract: Contract = Field(default_factory=Contract)
     policy: Policy = Field(default_factory=Policy)
 
@@ -117,8 +116,10 @@ class Source(_Model):
     kind: Literal["mixpanel", "segment"]
     token: str | None = None
     write_key: str | None = None
+    api_secret: str | None = None  # lets server code use Mixpanel's /import (Basic auth)
     allowed_origins: list[str] = Field(default_factory=list)
     destinations: list[str] = Field(default_factory=list)
+    api_routes: dict[Literal["track", "engage", "groups"], str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _key(self) -> Source:
@@ -171,6 +172,9 @@ class Gateway(_Model):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_queue: int = Field(default=20_000, ge=10)
     workers: int = Field(default=1, ge=1, le=64)
+    # Peers whose X-Forwarded-For is believed (your TLS proxy); everyone else's is ignored.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    forward: bool = True  # run the forwarders inside `seawall serve`
 
 
 class Incident(_Model):
@@ -295,6 +299,14 @@ def _check_secrets(config: Config, path: str) -> None:
             config.smtp.password.strip().lower() in PLACEHOLDER_SECRETS:
         raise ConfigError("the SMTP password is a placeholder", path=path, key="smtp.password",
                           fix="export SMTP_PASSWORD and write ${SMTP_PASSWORD}")
+
+
+CONFIG_ENV = "SEAWALL_CONFIG"
+
+
+def config_path_from_env(default: str = "seawall.yaml") -> str:
+    """The config path handed to worker processes (the one place env is read)."""
+    return os.environ.get(CONFIG_ENV, default)
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:

@@ -1,0 +1,158 @@
+"""Turning disclosures into ledger rows: pure, apart from the recent-write cache.
+
+The ledger grows with people x vendors x fields, not with traffic: rows are aggregated
+within a batch, and a (vendor, subject, field, value) recorded in the last few minutes
+is not written again. The cache keys are Python's per-process randomised hashes of the
+tuple, so memory never holds a value in a form that outlives the process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from seawall.core.crypto import fingerprint
+from seawall.core.types import Disclosure, JSONValue
+
+# Categories whose every distinct value is kept (as fingerprints): they identify people.
+IDENTIFYING = ("user.contact", "user.name", "user.unique_id", "user.account",
+               "user.government_id", "user.financial", "user.device.device_id",
+               "user.device.cookie_id", "user.device.ip_address")
+# Not about a person at all: the dedupe key, timestamps, library versions.
+NOT_PERSONAL = ("system.",)
+
+
+def is_identifying(category: str) -> bool:
+    return category.startswith(IDENTIFYING)
+
+
+@dataclass(slots=True)
+class LedgerBatch:
+    """The rows one request adds, aggregated; ``keys`` are remembered after the commit."""
+
+    fields: dict[tuple[str, bytes, str], dict[str, object]] = field(default_factory=dict)
+    values: dict[tuple[str, bytes, str, bytes], dict[str, object]] = field(default_factory=dict)
+    subjects: dict[bytes, str] = field(default_factory=dict)
+    links: dict[bytes, bytes] = field(default_factory=dict)
+    orgs: set[tuple[bytes, bytes]] = field(default_factory=set)
+    keys: list[int] = field(default_factory=list)
+    now: float = 0.0
+
+    def empty(self) -> bool:
+        return not (self.fields or self.values or self.subjects or self.links or self.orgs)
+
+
+def _value_key(value: JSONValue) -> object:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+class RecentWrites:
+    """Which facts were committed recently; bounded, time-limited."""
+
+    def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 2_000_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._seen: dict[int, float] = {}
+
+    def fresh(self, key: int, now: float) -> bool:
+        seen = self._seen.get(key)
+        return seen is not None and now - seen < self.ttl
+
+    def remember(self, keys: Iterable[int], now: float) -> None:
+        if len(self._seen) > self.max_entries:
+            self._seen.clear()
+        seen = self._seen
+        for key in keys:
+            seen[key] = now
+
+
+class LedgerRecorder:
+    """Builds the ledger rows for a batch of disclosures."""
+
+    def __init__(self, ledger_key: bytes, recent: RecentWrites | None = None) -> None:
+        self.key = ledger_key
+        self.recent = recent if recent is not None else RecentWrites()
+
+    def fp(self, value: JSONValue) -> bytes:
+        return fingerprint(self.key, value)
+
+    def prepare(self, disclosures: Iterable[Disclosure], now: float | None = None) -> LedgerBatch:
+        now = time.time() if now is None else now
+        batch = LedgerBatch(now=now)
+        recent = self.recent
+        subject_fps: dict[str, bytes] = {}
+        for d in disclosures:
+            event = d.event
+            subject = event.subject()
+            if subject is None:
+                continue
+            sfp = subject_fps.get(subject)
+            if sfp is None:
+                sfp = subject_fps[subject] = self.fp(subject)
+            self._identity(batch, event.user_id, subject, sfp, event.aliases, event.distinct_id,
+                           event.device_id, event.org_ids, now)
+            when = event.time if event.time and event.time <= now else now
+            for sent in d.sent:
+                if sent.category.startswith(NOT_PERSONAL):
+                    continue
+                key = hash((d.vendor, subject, sent.field, _value_key(sent.value)))
+                if recent.fresh(key, now):
+                    continue
+                batch.keys.append(key)
+                vfp = self.fp(sent.value)
+                fkey = (d.vendor, sfp, sent.field)
+                row = batch.fields.get(fkey)
+                if row is None:
+                    batch.fields[fkey] = {"vendor": d.vendor, "subject": sfp, "field": sent.field,
+                                          "category": sent.category, "first_seen": when,
+                                          "last_seen": when, "count": 1, "last_fp": vfp}
+                else:
+                    row["count"] = int(row["count"]) + 1  # type: ignore[call-overload]
+                    row["last_fp"] = vfp
+                    row["first_seen"] = min(row["first_seen"], when)  # type: ignore[type-var]
+                    row["last_seen"] = max(row["last_seen"], when)  # type: ignore[type-var]
+                if is_identifying(sent.category):
+                    vkey = (d.vendor, sfp, sent.field, vfp)
+                    vrow = batch.values.get(vkey)
+                    if vrow is None:
+                        batch.values[vkey] = {"vendor": d.vendor, "subject": sfp,
+                                              "field": sent.field, "fp": vfp,
+                                              "first_seen": when, "last_seen": when}
+                    else:
+                        vrow["last_seen"] = max(vrow["last_seen"], when)  # type: ignore[type-var]
+        return batch
+
+    def _identity(self, batch: LedgerBatch, user_id: str | None, subject: str, sfp: bytes,
+                  aliases: tuple[str, ...], distinct_id: str | None, device_id: str | None,
+                  org_ids: tuple[str, ...], now: float) -> None:
+        recent = self.recent
+        kind = "user" if user_id else "anonymous"
+        skey = hash(("subject", subject, kind))
+        if not recent.fresh(skey, now):
+            batch.keys.append(skey)
+            if batch.subjects.get(sfp) != "user":
+                batch.subjects[sfp] = kind
+        if user_id:
+            for alias in (*aliases, distinct_id, device_id):
+                if not alias or alias == subject:
+                    continue
+                lkey = hash(("link", alias, subject))
+                if recent.fresh(lkey, now):
+                    continue
+                batch.keys.append(lkey)
+                batch.links.setdefault(self.fp(alias), sfp)
+        for org in org_ids:
+            okey = hash(("org", subject, org))
+            if recent.fresh(okey, now):
+                continue
+            batch.keys.append(okey)
+            batch.orgs.add((sfp, self.fp(org)))
+
+    def committed(self, batch: LedgerBatch) -> None:
+        """Call only after the batch's transaction committed."""
+        self.recent.remember(batch.keys, batch.now)

@@ -1,0 +1,127 @@
+"""Opening the store: engine settings per backend, migrations, and the writer."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from seawall.core.errors import ConfigError, StorageError
+from seawall.storage.writer import GroupWriter
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 7_202_511  # advisory lock id: one migrator at a time
+
+
+class Database:
+    """The engine, its single group-committing writer, and schema migrations."""
+
+    def __init__(self, url: str, *, max_queue: int = 20_000, synchronous: str = "FULL") -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise ConfigError(f"'{url}' is not a database URL", key="database",
+                              fix="use sqlite:///seawall.db or postgresql://user@host/db") from None
+        self.url = url
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.engine: Engine = _engine(parsed.render_as_string(hide_password=False),
+                                      self.is_sqlite, synchronous)
+        self.writer = GroupWriter(self.engine, max_queue=max_queue)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest version; safe when several processes start at once."""
+        with self._migration_lock() as conn:
+            cfg = AlembicConfig()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[Connection]:
+        if self.is_sqlite:
+            db_path = self.engine.url.database
+            lock_path = Path(f"{db_path}.migrate.lock") if db_path and db_path != ":memory:" else None
+            if lock_path:
+                lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.ExitStack() as stack:
+                if lock_path:
+                    fh = stack.enter_context(lock_path.open("a"))
+                    fcntl.flock(fh, fcntl.LOCK_EX)
+                conn = stack.enter_context(self.engine.connect())
+                yield conn
+                conn.commit()
+        else:
+            with self.engine.connect() as conn:
+                conn.execute(text("select pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                conn.commit()
+                try:
+                    yield conn
+                    conn.commit()
+                finally:
+                    conn.execute(text("select pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                    conn.commit()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("select 1"))
+        except OperationalError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+        self.engine.dispose()
+
+
+def _engine(url: str, is_sqlite: bool, synchronous: str) -> Engine:
+    if not is_sqlite:
+        return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: no deadlock between two processes
+        # that both read and then try to write.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_database(url: str, *, migrate: bool = True, max_queue: int = 20_000) -> Database:
+    """Open (and by default migrate) the store; errors say what to do."""
+    db = Database(url, max_queue=max_queue)
+    if migrate:
+        try:
+            db.migrate()
+        except OperationalError as exc:
+            raise StorageError(
+                f"cannot open the database {make_url(url).render_as_string(hide_password=True)}: "
+                f"{exc.orig}. Check that it is running and reachable, and the URL in 'database'."
+            ) from None
+    return db

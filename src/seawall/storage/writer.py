@@ -1,0 +1,123 @@
+"""One writer thread per process that group-commits the jobs of many requests.
+
+Why: SQLite allows one writer at a time, and a commit (an fsync) costs the same for
+one event as for a thousand. Requests hand their writes to this thread and wait; the
+thread runs everything queued in one transaction and wakes them all after the commit,
+so the SDK is answered only once its events are durable (ack after commit). The same
+writer serves PostgreSQL, where grouping saves round trips and commits just as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from seawall.core.errors import Saturated, StorageError
+
+T = TypeVar("T")
+Job = Callable[[Connection], Any]
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class GroupWriter:
+    """Runs write jobs on one thread, many per transaction."""
+
+    def __init__(self, engine: Engine, *, max_queue: int = 20_000, max_group: int = 512) -> None:
+        self._engine = engine
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._max_group = max_group
+        self._thread = threading.Thread(target=self._loop, name="seawall-writer", daemon=True)
+        self._started = False
+        self._lock = threading.Lock()
+        self.groups = 0
+        self.jobs = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._started:
+                self._started = True
+                self._thread.start()
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, job: Callable[[Connection], T]) -> Future[T]:
+        """Queue a job; raises Saturated at once when the queue is full."""
+        self.start()
+        fut: Future[T] = Future()
+        try:
+            self._queue.put_nowait((job, fut))
+        except queue.Full:
+            raise Saturated("the write queue is full; retry shortly") from None
+        return fut
+
+    async def run(self, job: Callable[[Connection], T]) -> T:
+        """Queue a job and wait for its commit without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(job))
+
+    def call(self, job: Callable[[Connection], T]) -> T:
+        """Queue a job and wait for its commit (for blocking callers)."""
+        return self.submit(job).result()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish the queued jobs, then stop the thread."""
+        if not self._started:
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
+            stop = False
+            while len(group) < self._max_group:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                group.append(item)
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[tuple[Job, Future[Any]]]) -> None:
+        live = [(job, fut) for job, fut in group if fut.set_running_or_notify_cancel()]
+        if not live:
+            return
+        try:
+            with self._engine.begin() as conn:
+                results = [job(conn) for job, _ in live]
+        except Exception:
+            log.warning("group commit of %d jobs failed; retrying them one by one", len(live))
+            self._one_by_one(live)
+            return
+        self.groups += 1
+        self.jobs += len(live)
+        for (_, fut), result in zip(live, results, strict=True):
+            fut.set_result(result)
+
+    def _one_by_one(self, live: list[tuple[Job, Future[Any]]]) -> None:
+        for job, fut in live:
+            try:
+                with self._engine.begin() as conn:
+                    result = job(conn)
+            except Exception as exc:  # each waiter learns its own failure
+                log.exception("write job failed")
+                fut.set_exception(StorageError(f"the database refused the write: {type(exc).__name__}"))
+            else:
+                fut.set_result(result)
