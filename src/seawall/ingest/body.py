@@ -1,0 +1,255 @@
+"""Turning an SDK request's bytes into JSON, shared by the Mixpanel and Segment decoders.
+
+Everything here is a pure function of its input and raises only ``PayloadError`` (or
+its ``PayloadTooLarge``): a request body is attacker-controlled, and the gateway maps
+exactly those two to a 400 / 413 that tells the SDK to drop (or halve) the batch.
+
+The limits are deliberately generous for real SDKs and tight for abuse:
+
+* ``MAX_BODY_BYTES`` (4 MiB, also after gunzip): mixpanel-browser batches 50 events,
+  analytics.js and analytics-python stay under Segment's 500 KB batch limit.
+* ``MAX_EVENTS`` (2,000 per request): Mixpanel's own /import limit.
+* ``MAX_DEPTH`` (32 nested arrays/objects): SDK payloads nest three to five levels.
+* ``MAX_STRING_CHARS`` (32,768, keys and values): Segment's whole-message limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from seawall.core.errors import PayloadError, PayloadTooLarge
+from seawall.core.types import JSONValue
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_EVENTS = 2000
+MAX_DEPTH = 32
+MAX_STRING_CHARS = 32_768
+MAX_FORM_FIELDS = 64
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_MS_THRESHOLD = 1e11  # 1e11 s is the year 5138; 1e11 ms is 1973: larger means ms
+_B64_URLSAFE = str.maketrans("-_ ", "+/+")  # a raw '+' in a form body arrives as ' '
+
+
+def check_size(body: bytes | str) -> None:
+    """Refuse a body over ``MAX_BODY_BYTES`` before any work is spent on it."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"request body is {len(body)} bytes, over the {MAX_BODY_BYTES}-byte limit; "
+            "send smaller batches"
+        )
+
+
+def gunzip(body: bytes) -> bytes:
+    """Inflate a gzip body (analytics-python's ``gzip=True``, Mixpanel /import), bounded.
+
+    Sniffed by magic number rather than ``Content-Encoding`` because JSON and form
+    bodies never start with 0x1f, and the bound stops a small bomb from inflating
+    past ``MAX_BODY_BYTES``.
+    """
+    if not body.startswith(_GZIP_MAGIC):
+        return body
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    except zlib.error as exc:
+        raise PayloadError(f"request body is not valid gzip: {exc}") from None
+    if len(out) > MAX_BODY_BYTES or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"gzip body inflates past the {MAX_BODY_BYTES}-byte limit")
+    if not inflater.eof:
+        raise PayloadError("gzip body is truncated")
+    return out
+
+
+def parse_json(data: bytes | str, what: str) -> JSONValue:
+    """Parse JSON with orjson: strict UTF-8, no NaN/Infinity, no lone surrogates."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"{what} is not valid JSON (UTF-8): {exc}") from None
+
+
+def parse_form(body: bytes | str) -> dict[str, str]:
+    """Decode an ``application/x-www-form-urlencoded`` body (strict UTF-8).
+
+    mixpanel-browser posts ``data=`` this way, and also as a ``text/plain`` beacon.
+    Only the first value of a repeated key counts.
+    """
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeError:
+        raise PayloadError("form body is not valid UTF-8") from None
+    except ValueError:
+        raise PayloadError(f"form body has more than {MAX_FORM_FIELDS} fields") from None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form
+
+
+def looks_like_json(data: bytes | str) -> bool:
+    """True when the payload opens like a JSON array or object (after whitespace)."""
+    head = data[:64].lstrip()
+    if isinstance(head, bytes):
+        return head[:1] in (b"[", b"{")
+    return head[:1] in ("[", "{")
+
+
+def parse_json_or_base64(data: str, what: str) -> JSONValue:
+    """Mixpanel's ``data`` value: JSON as is, or base64 of UTF-8 JSON.
+
+    mixpanel-browser sends base64 to any ``api_host`` that is not ``*.mixpanel.com``
+    (so to Seawall by default) and plain JSON otherwise; both are accepted, as is the
+    URL-safe alphabet and missing padding.
+    """
+    if looks_like_json(data):
+        return parse_json(data, what)
+    text = "".join(data.split()) if any(c in data for c in "\r\n\t") else data
+    text = text.translate(_B64_URLSAFE)
+    text += "=" * (-len(text) % 4)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise PayloadError(f"{what} is neither JSON nor valid base64") from None
+    return parse_json(raw, what)
+
+
+def check_tree(value: JSONValue, what: str) -> None:
+    """Refuse nesting deeper than ``MAX_DEPTH`` and strings over ``MAX_STRING_CHARS``.
+
+    Run once over the whole parsed request so that later stages (flattening, the PII
+    scan) can recurse without limits of their own.
+    """
+    _walk(value, 1, what)
+
+
+def _walk(value: Any, depth: int, what: str) -> None:
+    if depth > MAX_DEPTH:
+        raise PayloadError(f"{what} nests deeper than {MAX_DEPTH} levels")
+    items = value.items() if type(value) is dict else enumerate(value)
+    for key, item in items:
+        if type(key) is str and len(key) > MAX_STRING_CHARS:
+            raise PayloadError(f"{what} has a key longer than {MAX_STRING_CHARS} characters")
+        kind = type(item)
+        if kind is str:
+            if len(item) > MAX_STRING_CHARS:
+                raise PayloadError(f"{what} has a string longer than {MAX_STRING_CHARS} characters")
+        elif kind is dict or kind is list:
+            _walk(item, depth + 1, what)
+
+
+def as_list(value: JSONValue, what: str) -> list[Any]:
+    """A request holds one message or an array of them; bound the count."""
+    if type(value) is dict:
+        return [value]
+    if type(value) is not list:
+        raise PayloadError(f"{what} must be a JSON object or array, not {type_name(value)}")
+    if len(value) > MAX_EVENTS:
+        raise PayloadTooLarge(
+            f"{what} holds {len(value)} messages, over the {MAX_EVENTS} limit; send smaller batches"
+        )
+    return value
+
+
+def as_id(value: JSONValue, what: str) -> str | None:
+    """An identifier: a string, or an integer the SDK did not stringify; empty is none."""
+    if value is None or value == "":
+        return None
+    kind = type(value)
+    if kind is str:
+        return str(value)
+    if kind is int:
+        return str(value)
+    raise PayloadError(f"{what} must be a string, not {type_name(value)}")
+
+
+def as_object(value: JSONValue, what: str) -> dict[str, Any]:
+    """A JSON object, or an empty one when absent (``null``)."""
+    if value is None:
+        return {}
+    if type(value) is not dict:
+        raise PayloadError(f"{what} must be a JSON object, not {type_name(value)}")
+    result: dict[str, Any] = value
+    return result
+
+
+def epoch_seconds(value: JSONValue, what: str) -> float | None:
+    """A Unix time in seconds or milliseconds (told apart by size) as float seconds."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is not int and kind is not float:
+        raise PayloadError(f"{what} must be a number of seconds, not {type_name(value)}")
+    seconds = float(value)
+    return seconds / 1000.0 if abs(seconds) >= _MS_THRESHOLD else seconds
+
+
+def iso_seconds(value: JSONValue, what: str) -> float | None:
+    """An ISO-8601 timestamp (Segment) as float Unix seconds; naive means UTC."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise PayloadError(f"{what} must be an ISO-8601 string, not {type_name(value)}")
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise PayloadError(f"{what} is not an ISO-8601 timestamp: {value[:40]!r}") from None
+
+
+def content_id(*parts: JSONValue) -> str:
+    """A deterministic dedupe id for a message that carries none.
+
+    The hash of the message's canonical JSON, so a retried identical message gets the
+    same id and the vendor (and the outbox) drop the duplicate.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(orjson.dumps(part, option=orjson.OPT_SORT_KEYS))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:32]
+
+
+def basic_username(authorization: str | None) -> str | None:
+    """The username of an HTTP Basic ``Authorization`` header (write key, API secret)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[0] or None
+
+
+def type_name(value: JSONValue) -> str:
+    """The JSON name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
