@@ -167,11 +167,11 @@ def _payload(
             raise PayloadError(f"/{endpoint} request has no body and no 'data' query parameter")
         check_size(data)
         return parse_json_or_base64(data, what), geolocate
-    if looks_like_json(body):
-        return parse_json(body, what), geolocate
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
     if ctype == "application/x-ndjson" and endpoint == "import":
         return _ndjson(body, what), geolocate
+    if looks_like_json(body):
+        return parse_json(body, what), geolocate
     form = parse_form(body)
     if "ip" in form:
         geolocate = form["ip"] != "0"
