@@ -1,0 +1,147 @@
+"""Decoded views of a text, each with a map from its offsets back to the original.
+
+Personal data in analytics strings is often encoded: ``jane%40example.com`` in an
+invite URL, ``%252B`` after a redirect encoded it twice, ``+`` for spaces in a query
+string, ``&#64;`` in scraped element text, a base64 blob in a ``state=`` parameter.
+The engine scans the original text and every view below, then maps each finding
+back, so that callers always get spans of the text they passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import html
+import re
+from dataclasses import dataclass
+
+_ESCAPE = re.compile(
+    r"(?:%[0-9A-Fa-f]{2})+|\+|&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+)
+_PERCENT_ONLY = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_B64_VALUE = re.compile(r"=([A-Za-z0-9_+/-]{16,}(?:==?|(?:%3[Dd]){1,2})?)")
+_MASK_ERRORS = "seawall-pii-mask"
+
+
+def _mask_error(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeEncodeError)
+    return "\x00" * (err.end - err.start), err.end
+
+
+codecs.register_error(_MASK_ERRORS, _mask_error)
+
+
+def mask(text: str) -> bytes:
+    """One ASCII byte per character: non-ASCII characters (and surrogates) become NUL.
+
+    Every detector pattern is ASCII, so a non-ASCII character can only ever match a
+    negated class, as NUL does; offsets in the bytes are offsets in ``text``.
+    """
+    return text.encode("ascii", _MASK_ERRORS)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A decoded form of the original text.
+
+    ``starts[i]`` is the original offset where decoded character ``i`` begins, with
+    one extra entry for the end; ``None`` means the view is the original itself.
+    """
+
+    text: str
+    starts: list[int] | None = None
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of this view to the smallest original span that encodes it."""
+        if self.starts is None:
+            return start, end
+        return self.starts[start], self.starts[end]
+
+
+def _decode_bytes(run: bytes, origin: int, out: list[str], starts: list[int]) -> None:
+    """UTF-8 decode a percent-escaped run, one map entry per decoded character."""
+    i = 0
+    while i < len(run):
+        lead = run[i]
+        size = 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+        try:
+            out.append(run[i : i + size].decode("utf-8"))
+        except UnicodeDecodeError:
+            size = 1
+            out.append("\ufffd")
+        starts.append(origin + 3 * i)
+        i += size
+
+
+def decode_once(text: str, *, plus_is_space: bool) -> View | None:
+    """Percent-escapes, HTML entities and (optionally) ``+``; ``None`` if nothing changes."""
+    pattern = _ESCAPE if plus_is_space else _PERCENT_ONLY
+    out: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    changed = False
+    for m in pattern.finditer(text):
+        escape = m.group()
+        if escape[0] == "&":
+            decoded = html.unescape(escape)
+            if decoded == escape:
+                continue
+        out.append(text[pos : m.start()])
+        starts.extend(range(pos, m.start()))
+        if escape[0] == "%":
+            _decode_bytes(bytes.fromhex(escape.replace("%", "")), m.start(), out, starts)
+        elif escape == "+":
+            out.append(" ")
+            starts.append(m.start())
+        else:
+            out.append(decoded)
+            starts.extend([m.start()] * len(decoded))
+        pos = m.end()
+        changed = True
+    if not changed:
+        return None
+    out.append(text[pos:])
+    starts.extend(range(pos, len(text) + 1))
+    return View("".join(out), starts)
+
+
+def views(text: str) -> list[View]:
+    """The original and its decoded forms (once, and twice for double encoding)."""
+    result = [View(text)]
+    if "%" not in text and "+" not in text and "&" not in text:
+        return result
+    first = decode_once(text, plus_is_space=True)
+    if first is None:
+        return result
+    result.append(first)
+    if "%" in first.text and _PERCENT.search(first.text):
+        second = decode_once(first.text, plus_is_space=False)
+        if second is not None:
+            assert first.starts is not None
+            assert second.starts is not None
+            result.append(View(second.text, [first.starts[i] for i in second.starts]))
+    return result
+
+
+def base64_values(text: str) -> list[tuple[int, int, str]]:
+    """URL parameter values that are base64 (or base64url) of readable text.
+
+    Returns (start, end, decoded text).  A finding inside decoded base64 cannot be
+    mapped to a smaller span, so the whole value is reported.
+    """
+    found: list[tuple[int, int, str]] = []
+    for m in _B64_VALUE.finditer(text):
+        raw = m.group(1)
+        core = raw.split("%")[0].rstrip("=").replace("+", "-").replace("/", "_")
+        if len(core) % 4 == 1:
+            continue
+        try:
+            decoded = base64.urlsafe_b64decode(core + "=" * (-len(core) % 4)).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        printable = sum(ch.isprintable() for ch in decoded)
+        if len(decoded) >= 4 and printable >= 0.9 * len(decoded):
+            found.append((m.start(1), m.end(1), decoded))
+    return found

@@ -1,0 +1,288 @@
+"""Validators: the second half of every detector.
+
+A detector's pattern only proposes candidates; its validator decides.  Each validator
+takes the scanned text and a candidate span and returns the span to report (possibly
+trimmed to the part that validates) or ``None``.  Checksums and parsers live here
+because a pattern alone cannot tell a card number from an order number that fails
+Luhn, or an IP address from a browser version.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import math
+from collections import Counter
+from collections.abc import Callable
+
+import orjson
+
+Span = tuple[int, int]
+Validator = Callable[[str, int, int], Span | None]
+
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_FILE_EXTENSIONS = frozenset(
+    ("png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bmp", "tif", "tiff", "js",
+     "mjs", "css", "map", "json", "html", "htm", "xml", "txt", "pdf", "woff", "woff2", "ttf",
+     "otf", "eot", "mp4", "webm", "mp3", "wav", "zip", "gz")
+)  # fmt: skip
+
+
+def char_at(text: str, index: int) -> str:
+    """The character at ``index``, or NUL outside the text.
+
+    NUL is neither a word character nor in any punctuation set the validators test,
+    so the edges of the text count as boundaries (``"" in "-."`` would be true).
+    """
+    return text[index] if 0 <= index < len(text) else "\x00"
+
+
+def word_char(ch: str) -> bool:
+    """Whether ``ch`` would continue a word or number (so a span next to it is a fragment)."""
+    return ch.isalnum() or ch == "_"
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum every payment card number carries."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character; random keys score high, words and repeated ids low."""
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def email(text: str, start: int, end: int) -> Span | None:
+    """Trim punctuation the pattern admits at the edges; refuse file names like ``logo@2x.png``."""
+    at = text.index("@", start, end)
+    while start < at and text[start] in "._+-":
+        start += 1
+    local, domain = text[start:at], text[at + 1 : end]
+    if not local or len(local) > 64 or ".." in local or local.endswith("."):
+        return None
+    if char_at(text, end) == "@" or char_at(text, start - 1) == "@":
+        return None
+    labels = domain.split(".")
+    if any(not lab or len(lab) > 63 or lab[0] == "-" or lab[-1] == "-" for lab in labels):
+        return None
+    tld = labels[-1].lower()
+    if tld in _FILE_EXTENSIONS:
+        return None
+    if word_char(char_at(text, end)):
+        return None
+    return start, end
+
+
+def ipv4(text: str, start: int, end: int) -> Span | None:
+    """A parsed IPv4 address that is not part of a version string (``Chrome/120.0.0.0``)."""
+    before, after = char_at(text, start - 1), char_at(text, end)
+    if word_char(before) or before in ".-" or word_char(after) or after == "-":
+        return None
+    if after == "." and char_at(text, end + 1).isdigit():
+        return None
+    if before == "/" and word_char(char_at(text, start - 2)):
+        return None  # product/version token in a user agent
+    try:
+        ipaddress.IPv4Address(text[start:end])
+    except ValueError:
+        return None
+    return start, end
+
+
+def ipv6(text: str, start: int, end: int) -> Span | None:
+    """A parsed IPv6 address; clock times and MAC addresses do not parse."""
+    while end > start and text[end - 1] in ".:" and text[end - 2 : end] != "::":
+        end -= 1
+    candidate = text[start:end]
+    before, after = char_at(text, start - 1), char_at(text, end)
+    if word_char(before) or before in ":." or word_char(after):
+        return None
+    if candidate.count(":") < 2 or sum(ch not in ":." for ch in candidate) < 3:
+        return None
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return None
+    return start, end
+
+
+def _card_prefix_ok(digits: str) -> bool:
+    """Issuer ranges (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro)."""
+    two, four = int(digits[:2]), int(digits[:4])
+    n = len(digits)
+    if digits[0] == "4":
+        return n in (13, 16, 19)
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16
+    if two in (34, 37):
+        return n == 15
+    if digits.startswith("6011") or two == 65 or 644 <= int(digits[:3]) <= 649:
+        return 16 <= n <= 19
+    if two in (36, 38) or 300 <= int(digits[:3]) <= 305:
+        return 14 <= n <= 19
+    if 3528 <= four <= 3589 or two == 62:
+        return 16 <= n <= 19
+    return two in (50, 56, 57, 58, 67) and 12 <= n <= 19
+
+
+def credit_card(text: str, start: int, end: int) -> Span | None:
+    """Luhn, issuer prefix and one consistent separator; trailing groups may be trimmed."""
+    if word_char(char_at(text, start - 1)) or char_at(text, start - 1) in "-.":
+        return None
+    candidate = text[start:end]
+    seps = {ch for ch in candidate if ch in " -"}
+    if len(seps) > 1:
+        return None
+    if not seps:
+        ok = _card_ok(candidate) and not word_char(char_at(text, end))
+        return (start, end) if ok else None
+    sep = seps.pop()
+    groups = candidate.split(sep)
+    for count in range(len(groups), 1, -1):
+        digits = "".join(groups[:count])
+        span_end = start + len(sep.join(groups[:count]))
+        nxt = char_at(text, span_end)
+        if word_char(nxt) or nxt in "-.":
+            continue
+        if _card_ok(digits):
+            return start, span_end
+    return None
+
+
+def _card_ok(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and _card_prefix_ok(digits) and luhn_ok(digits)
+
+
+#: IBAN length per country (SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
+    "BH": 22, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24,
+    "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31,
+    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
+    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def iban_ok(compact: str) -> bool:
+    """ISO 13616 mod-97 check on an IBAN without spaces."""
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def iban(text: str, start: int, end: int) -> Span | None:
+    """Country length and mod-97; takes exactly the country's length, grouped or not."""
+    if word_char(char_at(text, start - 1)):
+        return None
+    length = IBAN_LENGTHS.get(text[start : start + 2])
+    if length is None:
+        return None
+    chars: list[str] = []
+    pos = start
+    while pos < end and len(chars) < length:
+        ch = text[pos]
+        if ch != " ":
+            chars.append(ch)
+        pos += 1
+    if len(chars) < length or word_char(char_at(text, pos)):
+        return None
+    compact = "".join(chars)
+    return (start, pos) if iban_ok(compact) else None
+
+
+def us_ssn(text: str, start: int, end: int) -> Span | None:
+    """SSA rules: no area 000, 666 or 9xx, no group 00, no serial 0000, one separator."""
+    candidate = text[start:end]
+    if candidate[3] != candidate[6]:
+        return None
+    before, after = char_at(text, start - 1), char_at(text, end)
+    if word_char(before) or before in "-./" or word_char(after) or after == "-":
+        return None
+    if after == "." and char_at(text, end + 1).isdigit():
+        return None
+    area, group, serial = candidate[:3], candidate[4:6], candidate[7:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return None
+    if candidate.replace(candidate[3], "") in ("123456789", "078051120", "219099999"):
+        return None
+    return start, end
+
+
+def _b64url_json(segment: str) -> object:
+    padded = segment + "=" * (-len(segment) % 4)
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        return None
+
+
+def jwt(text: str, start: int, end: int) -> Span | None:
+    """Three base64url parts whose header is a JSON object naming an algorithm."""
+    if char_at(text, start - 1) in _TOKEN_CHARS or char_at(text, end) in _TOKEN_CHARS:
+        return None
+    header = _b64url_json(text[start : text.index(".", start)])
+    if not isinstance(header, dict) or "alg" not in header:
+        return None
+    return start, end
+
+
+def prefixed_secret(text: str, start: int, end: int) -> Span | None:
+    """A vendor-prefixed key: the prefix is the evidence; the body must look random."""
+    if char_at(text, start - 1) in _TOKEN_CHARS or char_at(text, end) in _TOKEN_CHARS:
+        return None
+    body = text[start:end]
+    if not any(ch.isdigit() for ch in body):
+        return None  # slugs such as "sk-learn-classifier-..." have no digits
+    return start, end
+
+
+def generic_secret(text: str, start: int, end: int) -> Span | None:
+    """``api_key=...`` and friends: report only the value, and only if it looks random."""
+    if word_char(char_at(text, start - 1)):
+        return None
+    sep = min(i for i in (text.find("=", start, end), text.find(":", start, end)) if i >= 0)
+    value_start = sep + 1
+    while value_start < end and text[value_start] in " \"'":
+        value_start += 1
+    value = text[value_start:end].rstrip(".")
+    end = value_start + len(value)
+    if len(value) < 16 or len(value) > 512 or char_at(text, end) in _TOKEN_CHARS:
+        return None
+    if value.startswith("eyJ") or value.startswith("[") or value.count("=") > 2:
+        return None
+    classes = sum(
+        (any(c.isdigit() for c in value), any(c.islower() for c in value),
+         any(c.isupper() for c in value))
+    )  # fmt: skip
+    if classes < 2 or shannon_entropy(value) < 3.3:
+        return None
+    return value_start, end
+
+
+def url_credentials(text: str, start: int, end: int) -> Span | None:
+    """``scheme://user:pass@host``: report ``user:pass`` (the host stays readable)."""
+    userinfo_start = text.index("://", start, end) + 3
+    userinfo_end = end - 1  # the pattern ends on "@"
+    userinfo = text[userinfo_start:userinfo_end]
+    if not userinfo.partition(":")[2]:
+        return None
+    host = char_at(text, end)
+    if not (host.isalnum() or host == "["):
+        return None
+    return userinfo_start, userinfo_end
