@@ -1,0 +1,296 @@
+"""The policy engine: compile a vendor's policy once, apply it to every event.
+
+``compile_policy`` checks every rule, action and parameter when the config loads and
+raises ConfigError naming the key (``vendors.mixpanel.policy.rules[3].action``) and
+the fix. ``apply`` is pure and never raises: whatever it cannot make safe, it drops.
+
+How a field is decided (first match wins, then the default):
+
+* ``ip``, ``$ip`` and ``context.ip`` always follow the policy's ``ip`` rule;
+* a rule naming the field: the exact path, an fnmatch glob (``traits.*``), and for
+  Mixpanel events also ``properties.<key>`` for the bare key;
+* a rule naming a category at or above the field's catalogue category;
+* ``policy.default``.
+
+The free-text rule then runs on every string a ``keep`` lets through (outputs of the
+other actions are already minimised). Values the policy drops or pseudonymises in
+identifying categories (contact, name, ids, unknown fields) become *known values*: the
+PII engine redacts them wherever they reappear, and a last check drops any field whose
+output still contains one. A dropped value never reaches the vendor inside another
+field; when a field is kept but holds a value dropped elsewhere, the drop wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import translate
+
+from seawall.core.config import Policy, Rule
+from seawall.core.errors import ConfigError, PolicyError
+from seawall.core.types import Disclosure, Event, JSONValue, SdkKind, SentField
+from seawall.policy.actions import (
+    ACTIONS,
+    Action,
+    ApplyContext,
+    Drop,
+    Keep,
+    Redact,
+    TruncateIp,
+    iter_texts,
+    make_action,
+    redact_value,
+    walk_strings,
+)
+from seawall.policy.catalogue import (
+    FALLBACK_CATEGORY,
+    canonical_category,
+    category_matches,
+    category_of,
+    is_identifying,
+    suggest_category,
+)
+
+IP_FIELDS = frozenset({"ip", "$ip", "context.ip"})
+IP_CATEGORY = "user.device.ip_address"
+MIN_KNOWN_LEN = 4  # shorter removed values ("Bo", "12") would redact half of every text
+# An unknown field's value is remembered only if this long: dropping custom properties
+# by default must not redact every "pro" or "true" elsewhere in the event.
+MIN_UNKNOWN_LEN = 8
+MIN_KNOWN_DIGITS = 6  # a numeric id shorter than this matches timestamps and counts
+MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the policy does to one field path: its category, the action (None: drop),
+    which rule decided (``rules[3]``, ``default``, ``ip``), and whether the free-text
+    rule runs on the output."""
+
+    category: str
+    action: Action | None
+    rule: str
+    free_text: bool
+    remember: bool  # a removed identifying value: must not reappear elsewhere
+    as_is: bool  # keep without the free-text rule: nothing to run
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    label: str
+    exact: frozenset[str]
+    globs: re.Pattern[str] | None
+    categories: tuple[str, ...]
+    action: Action
+
+    def matches(self, sdk: SdkKind, path: str, category: str) -> bool:
+        if self.exact or self.globs:
+            names = (path, "properties." + path) if sdk == "mixpanel" else (path,)
+            for name in names:
+                if name in self.exact or (self.globs and self.globs.fullmatch(name)):
+                    return True
+        return any(category_matches(c, category) for c in self.categories)
+
+
+class CompiledPolicy:
+    """A vendor's policy, validated and ready to apply; decisions are cached per path."""
+
+    __slots__ = ("_cache", "default", "free_text", "ip", "rules", "vendor")
+
+    def __init__(
+        self,
+        vendor: str,
+        rules: list[_Rule],
+        default: Action | None,
+        ip: Action | None,
+        free_text: str,
+    ) -> None:
+        self.vendor = vendor
+        self.rules = tuple(rules)
+        self.default = default
+        self.ip = ip
+        self.free_text = free_text
+        self._cache: dict[SdkKind, dict[str, Decision]] = {"mixpanel": {}, "segment": {}}
+
+    def decide(self, sdk: SdkKind, path: str) -> Decision:
+        """The decision for a field path (computed once per path, then cached)."""
+        cache = self._cache[sdk]
+        decision = cache.get(path)
+        if decision is None:
+            decision = self._resolve(sdk, path)
+            if len(cache) < MAX_CACHED_PATHS:
+                cache[path] = decision
+        return decision
+
+    def _resolve(self, sdk: SdkKind, path: str) -> Decision:
+        if path in IP_FIELDS:
+            return self._decision(IP_CATEGORY, self.ip, "ip", free_text=False)
+        category = category_of(sdk, path)
+        for rule in self.rules:
+            if rule.matches(sdk, path, category):
+                return self._decision(category, rule.action, rule.label)
+        return self._decision(category, self.default, "default")
+
+    def _decision(
+        self, category: str, action: Action | None, rule: str, *, free_text: bool = True
+    ) -> Decision:
+        if isinstance(action, Drop):
+            action = None
+        if action is not None:
+            action = action.for_category(category)
+        keeps_raw = isinstance(action, Keep)
+        scan = free_text and keeps_raw and self.free_text != "keep"
+        return Decision(
+            category=category,
+            action=action,
+            rule=rule,
+            free_text=scan,
+            remember=not keeps_raw and is_identifying(category),
+            as_is=keeps_raw and not scan,
+        )
+
+
+def compile_policy(
+    vendor: str, policy: Policy, key: bytes, *, where: str = "vendors.<name>.policy"
+) -> CompiledPolicy:
+    """Validate every rule, action and parameter of ``policy`` for ``vendor`` (whose
+    pseudonym key is ``key``); raise ConfigError naming the key and the fix."""
+    where = where.replace("<name>", vendor)
+    rules = [_compile_rule(rule, key, f"{where}.rules[{i}]") for i, rule in enumerate(policy.rules)]
+    default = {"drop": None, "keep": Keep({}), "redact": Redact({})}[policy.default]
+    ip = {"drop": None, "truncate": TruncateIp({}), "keep": Keep({})}[policy.ip]
+    return CompiledPolicy(vendor, rules, default, ip, policy.free_text)
+
+
+def _compile_rule(rule: Rule, key: bytes, where: str) -> _Rule:
+    fields, categories, action_name = rule.fields(), rule.categories(), rule.action
+    try:
+        action = make_action(action_name, rule.params, key)
+    except ConfigError as exc:
+        sub = "params" if action_name in ACTIONS else "action"
+        raise ConfigError(_message(exc), key=f"{where}.{sub}", fix=exc.fix) from None
+    exact = frozenset(f for f in fields if not _GLOB.search(f))
+    for f in fields:
+        if not f.strip():
+            raise ConfigError(
+                "an empty field name",
+                key=f"{where}.field",
+                fix="name a field as the SDK sends it, e.g. $current_url",
+            )
+    patterns = [translate(f) for f in fields if _GLOB.search(f)]
+    globs = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+    canon = []
+    for name in categories:
+        found = canonical_category(name)
+        if found is None:
+            close = suggest_category(name)
+            hint = f"did you mean '{close}'?" if close else "see docs/fields.md"
+            raise ConfigError(
+                f"'{name}' is not a fideslang data category", key=f"{where}.category", fix=hint
+            )
+        canon.append(found)
+    return _Rule(where.rsplit(".", 1)[-1], exact, globs, tuple(canon), action)
+
+
+def _message(exc: ConfigError) -> str:
+    text = str(exc)
+    return text.split("\n  Fix:", 1)[0]
+
+
+def apply(event: Event, policy: CompiledPolicy) -> Disclosure:
+    """What ``policy``'s vendor may see of ``event``. Pure; never raises: a value an
+    action cannot handle is dropped, and any unexpected failure drops the whole event."""
+    try:
+        return _apply(event, policy)
+    except Exception:  # fail closed: a bug must not pass raw data, nor crash the gateway
+        dropped = [(path, FALLBACK_CATEGORY) for path in event.fields]
+        return Disclosure(vendor=policy.vendor, event=event, fields={}, sent=[], dropped=dropped)
+
+
+def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
+    sdk = event.sdk
+    decide = policy.decide
+    decided = [(path, value, decide(sdk, path)) for path, value in event.fields.items()]
+    ip_path = "ip" if sdk == "mixpanel" else "context.ip"
+    context_ip = event.context.ip if ip_path not in event.fields else None
+    if context_ip:
+        decided.append((ip_path, context_ip, decide(sdk, ip_path)))
+    ctx = ApplyContext(_known_texts(decided), event.fields)
+    leaks = _Leaks(ctx.known_texts) if ctx.known_texts else None
+    fields: dict[str, JSONValue] = {}
+    sent: list[SentField] = []
+    dropped: list[tuple[str, str]] = []
+    for path, value, decision in decided:
+        action = decision.action
+        if action is None:
+            dropped.append((path, decision.category))
+            continue
+        out = value if decision.as_is else _operate(value, decision, ctx, policy.free_text)
+        if out is _DROPPED or (leaks is not None and not action.opaque and leaks.found_in(out)):
+            dropped.append((path, decision.category))
+            continue
+        fields[path] = out
+        sent.append(SentField(path, decision.category, out))
+    return Disclosure(vendor=policy.vendor, event=event, fields=fields, sent=sent, dropped=dropped)
+
+
+_DROPPED: JSONValue = object()
+
+
+def _operate(value: JSONValue, decision: Decision, ctx: ApplyContext, free_text: str) -> JSONValue:
+    action = decision.action
+    if action is None:
+        return _DROPPED
+    try:
+        out = action.operate(value, ctx)
+        if decision.free_text:
+            redacted = redact_value(out, ctx.known)
+            if free_text == "drop_field" and redacted != out:
+                return _DROPPED
+            out = redacted
+    except (PolicyError, ValueError, TypeError, RecursionError):
+        return _DROPPED
+    return out
+
+
+def _known_texts(decided: list[tuple[str, JSONValue, Decision]]) -> list[str]:
+    texts: list[str] = []
+    for _path, value, decision in decided:
+        if not decision.remember:
+            continue
+        least = MIN_UNKNOWN_LEN if decision.category == FALLBACK_CATEGORY else MIN_KNOWN_LEN
+        if isinstance(value, str):
+            text = value.strip()
+            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else least):
+                texts.append(text)
+            continue
+        for raw in iter_texts(value):
+            text = raw.strip()
+            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else least):
+                texts.append(text)
+    return list(dict.fromkeys(texts)) if len(texts) > 1 else texts
+
+
+class _Leaks:
+    """Finds removed values (case-insensitively) inside an output value."""
+
+    __slots__ = ("digits", "folded")
+
+    def __init__(self, known: list[str]) -> None:
+        self.folded = [k.casefold() for k in known]
+        self.digits = any(k.isdigit() for k in known)
+
+    def found_in(self, value: JSONValue) -> bool:
+        if isinstance(value, str):
+            low = value.casefold()
+            return any(k in low for k in self.folded)
+        if isinstance(value, float | bool) or value is None:
+            return False
+        if isinstance(value, int):
+            return self.digits and self._text(str(value))
+        return walk_strings(value, self._text)
+
+    def _text(self, text: str) -> bool:
+        low = text.casefold()
+        return any(k in low for k in self.folded)
