@@ -110,7 +110,6 @@ IDENTIFYING_CATEGORIES: tuple[str, ...] = (
     "user.professional_information.workplace",
     "user.content.self_image",
     "user.demographic.date_of_birth",
-    FALLBACK_CATEGORY,
 )
 
 
@@ -131,11 +130,8 @@ def category_matches(rule_category: str, field_category: str) -> bool:
 
 
 def is_identifying(category: str) -> bool:
-    """Whether values of this category identify a person (contact, name, ids...).
-    Unknown fields (the fallback category) count as identifying: fail closed."""
-    if category == FALLBACK_CATEGORY:
-        return True
-    return any(category_matches(c, category) for c in IDENTIFYING_CATEGORIES[:-1])
+    """Whether values of this category identify a person (contact, name, ids...)."""
+    return any(category_matches(c, category) for c in IDENTIFYING_CATEGORIES)
 
 
 def canonical_category(name: str) -> str | None:

@@ -54,9 +54,6 @@ from seawall.policy.catalogue import (
 IP_FIELDS = frozenset({"ip", "$ip", "context.ip"})
 IP_CATEGORY = "user.device.ip_address"
 MIN_KNOWN_LEN = 4  # shorter removed values ("Bo", "12") would redact half of every text
-# An unknown field's value is remembered only if this long: dropping custom properties
-# by default must not redact every "pro" or "true" elsewhere in the event.
-MIN_UNKNOWN_LEN = 8
 MIN_KNOWN_DIGITS = 6  # a numeric id shorter than this matches timestamps and counts
 MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
 _GLOB = re.compile(r"[*?\[]")
@@ -125,16 +122,26 @@ class CompiledPolicy:
 
     def _resolve(self, sdk: SdkKind, path: str) -> Decision:
         if path in IP_FIELDS:
-            return self._decision(IP_CATEGORY, self.ip, "ip", free_text=False)
+            return self._decision(IP_CATEGORY, self.ip, "ip", explicit=True, free_text=False)
         category = category_of(sdk, path)
         for rule in self.rules:
             if rule.matches(sdk, path, category):
-                return self._decision(category, rule.action, rule.label)
-        return self._decision(category, self.default, "default")
+                return self._decision(category, rule.action, rule.label, explicit=True)
+        return self._decision(category, self.default, "default", explicit=False)
 
     def _decision(
-        self, category: str, action: Action | None, rule: str, *, free_text: bool = True
+        self,
+        category: str,
+        action: Action | None,
+        rule: str,
+        *,
+        explicit: bool,
+        free_text: bool = True,
     ) -> Decision:
+        # A value is remembered (must not reappear in another field) when a rule drops
+        # it, or when any action but keep removes a value of an identifying category.
+        # Custom properties the default drops are not: "pro" or "/pricing" would
+        # otherwise be cut out of every URL and event name.
         if isinstance(action, Drop):
             action = None
         if action is not None:
@@ -146,7 +153,7 @@ class CompiledPolicy:
             action=action,
             rule=rule,
             free_text=scan,
-            remember=not keeps_raw and is_identifying(category),
+            remember=(action is None and explicit) or (not keeps_raw and is_identifying(category)),
             as_is=keeps_raw and not scan,
         )
 
@@ -259,15 +266,14 @@ def _known_texts(decided: list[tuple[str, JSONValue, Decision]]) -> list[str]:
     for _path, value, decision in decided:
         if not decision.remember:
             continue
-        least = MIN_UNKNOWN_LEN if decision.category == FALLBACK_CATEGORY else MIN_KNOWN_LEN
         if isinstance(value, str):
             text = value.strip()
-            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else least):
+            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
                 texts.append(text)
             continue
         for raw in iter_texts(value):
             text = raw.strip()
-            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else least):
+            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
                 texts.append(text)
     return list(dict.fromkeys(texts)) if len(texts) > 1 else texts
 

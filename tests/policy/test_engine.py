@@ -1,0 +1,325 @@
+"""compile_policy's load-time errors and apply()'s decisions, on realistic events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seawall.core.config import Policy, parse_config
+from seawall.core.crypto import pseudonym
+from seawall.core.errors import ConfigError
+from seawall.core.types import Context, Event
+from seawall.policy.engine import MAX_CACHED_PATHS, CompiledPolicy, apply, compile_policy
+
+KEY = b"v" * 32
+ISSUE_CONFIG = """
+vendors:
+  mixpanel:
+    kind: mixpanel
+    endpoint: http://127.0.0.1:9100
+    token: vendor-token
+    policy:
+      default: drop
+      ip: drop
+      free_text: redact
+      rules:
+        - {field: event, action: keep}
+        - {field: distinct_id, action: pseudonymize}
+        - {field: $device_id, action: pseudonymize}
+        - {field: $user_id, action: pseudonymize}
+        - {field: org_id, action: pseudonymize}
+        - {field: [$browser, $browser_version, $os, $device, $screen_height, $screen_width,
+                   mp_lib, $lib_version, $insert_id, time], action: keep}
+        - {field: [$current_url, $initial_referrer], action: scrub_url}
+        - {field: [$referrer], action: domain_only}
+        - {field: mp_country_code, action: keep}
+        - {category: [user.contact, user.name, user.location.precise], action: drop}
+"""
+
+
+def issue_policy() -> CompiledPolicy:
+    config = parse_config(yaml.safe_load(ISSUE_CONFIG))
+    return compile_policy(
+        "mixpanel", config.vendors["mixpanel"].policy, KEY, where="vendors.mixpanel.policy"
+    )
+
+
+def policy(**spec: Any) -> CompiledPolicy:
+    return compile_policy("v", Policy.model_validate(spec), KEY)
+
+
+def event(fields: dict[str, Any], sdk: str = "mixpanel", ip: str | None = None) -> Event:
+    return Event(
+        sdk=sdk,
+        kind="track",
+        source="web",
+        name=fields.get("event"),  # type: ignore[arg-type]
+        distinct_id=fields.get("distinct_id"),
+        insert_id="i1",
+        fields=fields,
+        context=Context(ip=ip),
+    )
+
+
+BROWSER_EVENT: dict[str, Any] = {
+    "event": "Viewed Pricing",
+    "distinct_id": "$device:18f2a7c1-e5b0-4d1a",
+    "$device_id": "18f2a7c1-e5b0-4d1a",
+    "$user_id": "user-8841",
+    "$os": "Mac OS X",
+    "$browser": "Chrome",
+    "$browser_version": 120,
+    "$device": "Mac",
+    "$current_url": "https://app.example.com/pricing?email=alice.martin@example.com"
+    "&uid=user-8841&utm_source=newsletter#plans",
+    "$referrer": "https://www.google.com/search?q=alice+martin",
+    "$referring_domain": "www.google.com",
+    "$initial_referrer": "$direct",
+    "$initial_referring_domain": "$direct",
+    "$screen_height": 1080,
+    "$screen_width": 1920,
+    "mp_lib": "web",
+    "$lib_version": "2.55.1",
+    "$insert_id": "k3j4h5g6f7d8s9a0",
+    "time": 1712345678.123,
+    "mp_country_code": "FR",
+    "$email": "alice.martin@example.com",
+    "$name": "Alice Martin",
+    "$first_name": "Alice",
+    "$city": "Lyon",
+    "$region": "Auvergne-Rhone-Alpes",
+    "$latitude": 45.76,
+    "org_id": "org-5521",
+    "plan": "enterprise",
+    "utm_source": "newsletter",
+    "utm_medium": "email",
+    "utm_campaign": "spring",
+    "$had_persisted_distinct_id": False,
+    "comment": "Please call Alice Martin back at alice.martin@example.com",
+    "$search_engine": "google",
+    "mp_keyword": "alice martin",
+    "$duration": 12.5,
+    "button": "Upgrade",
+    "tier": 3,
+    "trial": True,
+    "seats": 25,
+    "path": "/pricing",
+    "experiment": "b",
+}
+
+
+def test_issue_config_on_a_browser_event() -> None:
+    d = apply(event(dict(BROWSER_EVENT), ip="203.0.113.77"), issue_policy())
+    sent = json.dumps(d.fields)
+    for secret in (
+        "alice",
+        "Alice",
+        "Martin",
+        "Lyon",
+        "203.0.113",
+        "user-8841",
+        "18f2a7c1",
+        "org-5521",
+        "45.76",
+    ):
+        assert secret not in sent
+    for kept in (
+        "event",
+        "$browser",
+        "$browser_version",
+        "$os",
+        "$device",
+        "$screen_height",
+        "$screen_width",
+        "mp_lib",
+        "$lib_version",
+        "$insert_id",
+        "time",
+        "mp_country_code",
+    ):
+        assert d.fields[kept] == BROWSER_EVENT[kept]
+    assert d.fields["distinct_id"] == pseudonym(KEY, BROWSER_EVENT["distinct_id"])
+    assert d.fields["org_id"] == pseudonym(KEY, "org-5521")
+    assert d.fields["$referrer"] == "google.com"
+    assert d.fields["$current_url"] == "https://app.example.com/pricing?utm_source=newsletter"
+    assert d.fields["$initial_referrer"] == "$direct"
+    assert "ip" not in d.fields
+    dropped = dict(d.dropped)
+    assert dropped["$email"] == "user.contact.email"
+    assert dropped["$city"] == "user.contact.address.city"
+    assert dropped["$latitude"] == "user.location.precise"
+    assert dropped["ip"] == "user.device.ip_address"
+    assert dropped["comment"] == "user"  # unknown fields follow the default
+    assert {s.field: s.value for s in d.sent} == d.fields
+    assert all(s.category for s in d.sent)
+
+
+def test_kept_text_that_holds_a_dropped_value_is_redacted() -> None:
+    p = policy(default="keep", rules=[{"field": "$email", "action": "drop"}])
+    d = apply(event({"$email": "bob.stone@example.com", "note": "from BOB.STONE@example.com"}), p)
+    assert "$email" not in d.fields
+    assert "bob.stone" not in json.dumps(d.fields).lower()
+
+
+def test_free_text_keep_still_never_leaks_a_dropped_value() -> None:
+    p = policy(default="keep", free_text="keep", rules=[{"field": "$name", "action": "drop"}])
+    d = apply(event({"$name": "Gwendolyn Zed", "note": "hi Gwendolyn Zed!", "other": "ok"}), p)
+    assert d.fields == {"other": "ok"}
+    assert ("note", "user") in d.dropped
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("redact", {"a": "mail [EMAIL]", "b": "clean"}),
+        ("drop_field", {"b": "clean"}),
+        ("keep", {"a": "mail x@example.com", "b": "clean"}),
+    ],
+)
+def test_free_text_modes(mode: str, expected: dict[str, Any]) -> None:
+    p = policy(default="keep", free_text=mode)
+    assert apply(event({"a": "mail x@example.com", "b": "clean"}), p).fields == expected
+
+
+def test_safe_outputs_skip_free_text() -> None:
+    p = policy(default="drop", rules=[{"field": "ua", "action": "ua_family"}])
+    d = apply(
+        event({"ua": "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"}), p
+    )
+    assert d.fields == {"ua": "Firefox 121 / Linux"}
+
+
+@pytest.mark.parametrize(
+    ("ip_rule", "sdk", "expected"),
+    [
+        ("drop", "mixpanel", {}),
+        ("truncate", "mixpanel", {"ip": "203.0.113.0"}),
+        ("keep", "mixpanel", {"ip": "203.0.113.77"}),
+        ("truncate", "segment", {"context.ip": "203.0.113.0"}),
+    ],
+)
+def test_ip_rule_on_the_client_ip(ip_rule: str, sdk: str, expected: dict[str, Any]) -> None:
+    p = policy(default="keep", ip=ip_rule)
+    assert apply(event({}, sdk=sdk, ip="203.0.113.77"), p).fields == expected
+
+
+@pytest.mark.parametrize("path", ["ip", "$ip", "context.ip"])
+def test_ip_fields_follow_the_ip_rule_not_field_rules(path: str) -> None:
+    p = policy(default="keep", ip="truncate", rules=[{"field": path, "action": "keep"}])
+    d = apply(event({path: "2001:db8:aa:bb::1"}), p)
+    assert d.fields[path] == "2001:db8:aa::"
+
+
+def test_first_matching_rule_wins_and_categories_are_hierarchical() -> None:
+    p = policy(
+        default="keep",
+        rules=[
+            {"field": "$email", "action": "redact"},
+            {"category": "user.contact", "action": "drop"},
+            {"category": "user.location.imprecise", "action": "drop"},  # read as .coarse
+        ],
+    )
+    d = apply(
+        event(
+            {
+                "$email": "a.b@example.com",
+                "$phone": "+33 6 12 34 56 78",
+                "mp_country_code": "FR",
+                "x": 1,
+            }
+        ),
+        p,
+    )
+    assert d.fields == {"$email": "[EMAIL]", "x": 1}
+
+
+def test_globs_and_mixpanel_properties_prefix() -> None:
+    p = policy(
+        default="drop",
+        rules=[
+            {"field": "traits.*", "action": "keep"},
+            {"field": "properties.plan", "action": "keep"},
+        ],
+    )
+    assert apply(event({"plan": "pro", "other": "x"}), p).fields == {"plan": "pro"}
+    seg = apply(event({"traits.plan": "pro", "properties.x": "y"}, sdk="segment"), p)
+    assert seg.fields == {"traits.plan": "pro"}
+
+
+def test_custom_fields_are_categorised_by_name() -> None:
+    p = policy(default="keep", rules=[{"category": "user.contact.email", "action": "drop"}])
+    d = apply(
+        event(
+            {"properties.userEmail": "c@example.com", "traits.e-mail": "d@example.com"},
+            sdk="segment",
+        ),
+        p,
+    )
+    assert d.fields == {}
+
+
+def test_failing_action_drops_only_that_value() -> None:
+    p = policy(default="keep", rules=[{"field": "ip_like", "action": "truncate_ip"}])
+    d = apply(event({"ip_like": "nope", "ok": "fine"}), p)
+    assert d.fields == {"ok": "fine"}
+    assert ("ip_like", "user") in d.dropped
+
+
+def test_decisions_are_cached_and_bounded() -> None:
+    p = policy(default="drop")
+    assert p.decide("mixpanel", "a") is p.decide("mixpanel", "a")
+    for i in range(MAX_CACHED_PATHS + 10):
+        p.decide("segment", f"properties.k{i}")
+    assert len(p._cache["segment"]) == MAX_CACHED_PATHS
+
+
+@pytest.mark.parametrize(
+    ("rule", "key", "fix"),
+    [
+        ({"field": "x", "action": "hide"}, "vendors.mixpanel.policy.rules[0].action", "use one of"),
+        (
+            {"field": "x", "action": "truncate_ip", "params": {"v4_prefix": 99}},
+            "vendors.mixpanel.policy.rules[0].params",
+            "v4_prefix: 24",
+        ),
+        (
+            {"category": "user.contacts", "action": "drop"},
+            "vendors.mixpanel.policy.rules[0].category",
+            "did you mean 'user.contact'",
+        ),
+        (
+            {"field": " ", "action": "drop"},
+            "vendors.mixpanel.policy.rules[0].field",
+            "name a field",
+        ),
+    ],
+)
+def test_compile_errors_name_the_key_and_fix(rule: dict[str, Any], key: str, fix: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        compile_policy(
+            "mixpanel",
+            Policy.model_validate({"rules": [rule]}),
+            KEY,
+            where="vendors.mixpanel.policy",
+        )
+    assert info.value.key == key
+    assert fix in (info.value.fix or "")
+    assert key in str(info.value)
+
+
+def test_default_where_names_the_vendor() -> None:
+    with pytest.raises(ConfigError) as info:
+        compile_policy(
+            "seg", Policy.model_validate({"rules": [{"field": "x", "action": "?"}]}), KEY
+        )
+    assert info.value.key == "vendors.seg.policy.rules[0].action"
+
+
+def test_example_config_shipped_with_seawall_compiles(tmp_path: Path) -> None:
+    p = issue_policy()
+    assert p.vendor == "mixpanel"
+    assert len(p.rules) == 10
