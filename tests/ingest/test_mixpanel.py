@@ -453,7 +453,7 @@ for _ in range(40):
         ("track", b"data=%%%not-base64", "neither JSON nor valid base64"),
         ("track", b"data=" + base64.b64encode(b"{not json"), "not valid JSON"),
         ("track", b"data=" + base64.b64encode(b'{"event": "\xff"}'), "not valid JSON"),
-        ("track", b"data=%FF%FE", "not valid UTF-8"),
+        ("track", b"data=%5B%FF%5D", "not valid JSON"),
         ("track", b"\xff\xfe=1", "not valid UTF-8"),
         ("track", b"verbose=1", "no 'data' field"),
         ("track", b"", "no body"),

@@ -18,10 +18,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import zlib
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 import orjson
 
@@ -36,7 +37,9 @@ MAX_FORM_FIELDS = 64
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MS_THRESHOLD = 1e11  # 1e11 s is the year 5138; 1e11 ms is 1973: larger means ms
-_B64_URLSAFE = str.maketrans("-_ ", "+/+")  # a raw '+' in a form body arrives as ' '
+_B64_URLSAFE = bytes.maketrans(b"-_ ", b"+/+")  # a raw '+' in a form body reads as ' '
+
+_BARE_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 def check_size(body: bytes | str) -> None:
@@ -70,36 +73,86 @@ def gunzip(body: bytes) -> bytes:
 
 
 def parse_json(data: bytes | str, what: str) -> JSONValue:
-    """Parse JSON with orjson: strict UTF-8, no NaN/Infinity, no lone surrogates."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"{what} is not valid JSON (UTF-8): {exc}") from None
+    """Parse JSON with orjson (strict UTF-8, no NaN/Infinity, no lone surrogates) and
+    enforce ``MAX_DEPTH`` and ``MAX_STRING_CHARS`` on it.
 
-
-def parse_form(body: bytes | str) -> dict[str, str]:
-    """Decode an ``application/x-www-form-urlencoded`` body (strict UTF-8).
-
-    mixpanel-browser posts ``data=`` this way, and also as a ``text/plain`` beacon.
-    Only the first value of a repeated key counts.
+    Checking every string by walking the parsed tree cost as much as the rest of
+    decoding, so the string limit is first ruled out on the JSON text with C-speed
+    byte searches, and only the containers are walked for depth; the exact walk runs
+    when the text cannot rule a long string out.
     """
     try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        pairs = parse_qsl(
-            text,
-            keep_blank_values=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except UnicodeError:
-        raise PayloadError("form body is not valid UTF-8") from None
-    except ValueError:
-        raise PayloadError(f"form body has more than {MAX_FORM_FIELDS} fields") from None
-    form: dict[str, str] = {}
-    for key, value in pairs:
-        form.setdefault(key, value)
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"{what} is not valid JSON (UTF-8): {exc}") from None
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    _check_text(raw, value, what)
+    return value
+
+
+def _check_text(raw: bytes, value: JSONValue, what: str) -> None:
+    # A string longer than the limit spans a whole aligned chunk of half its size,
+    # so that chunk holds no '"'. Escaped quotes break the argument: then walk.
+    if type(value) is not dict and type(value) is not list:
+        if type(value) is str and len(value) > MAX_STRING_CHARS:
+            raise PayloadError(f"{what} has a string longer than {MAX_STRING_CHARS} characters")
+        return
+    half = MAX_STRING_CHARS // 2
+    if b'\\"' in raw or any(b'"' not in raw[i : i + half] for i in range(0, len(raw), half)):
+        _walk(value, 1, what)
+    else:
+        _check_depth(value, 1, what)
+
+
+def _check_depth(value: Any, depth: int, what: str) -> None:
+    if depth > MAX_DEPTH:
+        raise PayloadError(f"{what} nests deeper than {MAX_DEPTH} levels")
+    items = value.values() if type(value) is dict else value
+    kinds = set(map(type, items))  # one C loop; most objects hold only scalars
+    if dict in kinds or list in kinds:
+        for item in items:
+            if type(item) is dict or type(item) is list:
+                _check_depth(item, depth + 1, what)
+
+
+def parse_form(body: bytes) -> dict[str, bytes]:
+    """Decode an ``application/x-www-form-urlencoded`` body into raw byte values.
+
+    mixpanel-browser posts ``data=`` this way, and also as a ``text/plain`` beacon.
+    Only the first value of a repeated key counts. Values stay bytes: the JSON parser
+    checks their UTF-8, and percent-decoding a JSON-sized value with ``urllib`` was
+    the slowest step of a request.
+    """
+    form: dict[str, bytes] = {}
+    pairs = body.split(b"&")
+    if len(pairs) > MAX_FORM_FIELDS:
+        raise PayloadError(f"form body has more than {MAX_FORM_FIELDS} fields")
+    for pair in pairs:
+        if not pair:
+            continue
+        key, _, value = pair.partition(b"=")
+        try:
+            name = unquote_form(key).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PayloadError("form body has a field name that is not valid UTF-8") from None
+        form.setdefault(name, value)
     return form
+
+
+def unquote_form(value: bytes) -> bytes:
+    """Percent-decode a form value, ``+`` as space, exactly like ``unquote_to_bytes``.
+
+    ``binascii.a2b_qp`` decodes ``=XX`` in C; with ``%`` mapped to ``=`` it agrees with
+    ``unquote_to_bytes`` except on raw ``=``, line breaks and a trailing ``%`` (soft
+    line breaks in quoted-printable) and a ``%`` not followed by two hex digits, so
+    those inputs take the slow path.
+    """
+    value = value.replace(b"+", b" ")
+    if b"%" not in value:
+        return value
+    if b"=" in value or b"\n" in value or b"\r" in value or _BARE_PERCENT.search(value):
+        return unquote_to_bytes(value)
+    return binascii.a2b_qp(value.replace(b"%", b"="))
 
 
 def looks_like_json(data: bytes | str) -> bool:
@@ -110,7 +163,7 @@ def looks_like_json(data: bytes | str) -> bool:
     return head[:1] in ("[", "{")
 
 
-def parse_json_or_base64(data: str, what: str) -> JSONValue:
+def parse_json_or_base64(data: bytes, what: str) -> JSONValue:
     """Mixpanel's ``data`` value: JSON as is, or base64 of UTF-8 JSON.
 
     mixpanel-browser sends base64 to any ``api_host`` that is not ``*.mixpanel.com``
@@ -119,23 +172,15 @@ def parse_json_or_base64(data: str, what: str) -> JSONValue:
     """
     if looks_like_json(data):
         return parse_json(data, what)
-    text = "".join(data.split()) if any(c in data for c in "\r\n\t") else data
-    text = text.translate(_B64_URLSAFE)
-    text += "=" * (-len(text) % 4)
+    text = data.translate(_B64_URLSAFE)
+    if len(text.split(maxsplit=1)) > 1:
+        text = b"".join(text.split())
+    text += b"=" * (-len(text) % 4)
     try:
-        raw = base64.b64decode(text, validate=True)
+        raw = binascii.a2b_base64(text, strict_mode=True)  # C; b64decode validates by regex
     except (binascii.Error, ValueError):
         raise PayloadError(f"{what} is neither JSON nor valid base64") from None
     return parse_json(raw, what)
-
-
-def check_tree(value: JSONValue, what: str) -> None:
-    """Refuse nesting deeper than ``MAX_DEPTH`` and strings over ``MAX_STRING_CHARS``.
-
-    Run once over the whole parsed request so that later stages (flattening, the PII
-    scan) can recurse without limits of their own.
-    """
-    _walk(value, 1, what)
 
 
 def _walk(value: Any, depth: int, what: str) -> None:
@@ -178,6 +223,16 @@ def as_id(value: JSONValue, what: str) -> str | None:
     raise PayloadError(f"{what} must be a string, not {type_name(value)}")
 
 
+def id_of(obj: dict[str, Any], key: str, where: str) -> str | None:
+    """``as_id(obj[key])``, with the error text built only when it is needed."""
+    value = obj.get(key)
+    if type(value) is str:
+        return value or None
+    if value is None:
+        return None
+    return as_id(value, f"{where}: '{key}'")
+
+
 def as_object(value: JSONValue, what: str) -> dict[str, Any]:
     """A JSON object, or an empty one when absent (``null``)."""
     if value is None:
@@ -188,13 +243,15 @@ def as_object(value: JSONValue, what: str) -> dict[str, Any]:
     return result
 
 
-def epoch_seconds(value: JSONValue, what: str) -> float | None:
-    """A Unix time in seconds or milliseconds (told apart by size) as float seconds."""
+def epoch_seconds(obj: dict[str, Any], key: str, where: str) -> float | None:
+    """``obj[key]``, a Unix time in seconds or milliseconds (told apart by size), as
+    float seconds."""
+    value = obj.get(key)
     if value is None:
         return None
     kind = type(value)
     if kind is not int and kind is not float:
-        raise PayloadError(f"{what} must be a number of seconds, not {type_name(value)}")
+        raise PayloadError(f"{where}: '{key}' must be a number of seconds, not {type_name(value)}")
     seconds = float(value)
     return seconds / 1000.0 if abs(seconds) >= _MS_THRESHOLD else seconds
 

@@ -37,15 +37,16 @@ from seawall.ingest.body import (
     as_object,
     basic_username,
     check_size,
-    check_tree,
     content_id,
     epoch_seconds,
     gunzip,
+    id_of,
     looks_like_json,
     parse_form,
     parse_json,
     parse_json_or_base64,
     type_name,
+    unquote_form,
 )
 
 Endpoint = Literal["track", "engage", "groups", "import"]
@@ -109,7 +110,6 @@ def decode(
     import_source = _import_source(authorization, import_secrets) if endpoint == "import" else None
     payload, geolocate = _payload(endpoint, body, content_type, query)
     messages = as_list(payload, f"/{endpoint} data")
-    check_tree(messages, f"/{endpoint} data")
     ip = client.ip if geolocate else None
     request = _Request(sources, import_source, client, ip)
     if endpoint in {"track", "import"}:
@@ -166,7 +166,11 @@ def _payload(
         if data is None:
             raise PayloadError(f"/{endpoint} request has no body and no 'data' query parameter")
         check_size(data)
-        return parse_json_or_base64(data, what), geolocate
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PayloadError(f"/{endpoint} 'data' query parameter is not UTF-8") from None
+        return parse_json_or_base64(raw, what), geolocate
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
     if ctype == "application/x-ndjson" and endpoint == "import":
         return _ndjson(body, what), geolocate
@@ -174,11 +178,11 @@ def _payload(
         return parse_json(body, what), geolocate
     form = parse_form(body)
     if "ip" in form:
-        geolocate = form["ip"] != "0"
-    data = form.get("data")
-    if data is None:
+        geolocate = form["ip"] != b"0"
+    data_field = form.get("data")
+    if data_field is None:
         raise PayloadError(f"/{endpoint} form body has no 'data' field")
-    return parse_json_or_base64(data, what), geolocate
+    return parse_json_or_base64(unquote_form(data_field), what), geolocate
 
 
 def _ndjson(body: bytes, what: str) -> list[JSONValue]:
@@ -213,18 +217,18 @@ def _track(msg: Any, where: str, request: _Request) -> Event:
         raise PayloadError(f"{where}: 'event' must be a non-empty string")
     props = as_object(msg.get("properties"), f"{where}: 'properties'")
     source = request.source(props.get("token"))
-    distinct_id = as_id(props.get("distinct_id"), f"{where}: 'distinct_id'")
-    device_id = as_id(props.get("$device_id"), f"{where}: '$device_id'")
-    user_id = as_id(props.get("$user_id"), f"{where}: '$user_id'")
-    insert_id = as_id(props.get("$insert_id"), f"{where}: '$insert_id'") or content_id(msg)
-    when = epoch_seconds(props.get("time"), f"{where}: 'time'")
+    distinct_id = id_of(props, "distinct_id", where)
+    device_id = id_of(props, "$device_id", where)
+    user_id = id_of(props, "$user_id", where)
+    insert_id = id_of(props, "$insert_id", where) or content_id(msg)
+    when = epoch_seconds(props, "time", where)
     aliases: list[str] = []
     if name == "$identify":
-        user_id = user_id or as_id(props.get("$identified_id"), f"{where}: '$identified_id'")
+        user_id = user_id or id_of(props, "$identified_id", where)
         user_id = user_id or distinct_id
-        _add(aliases, as_id(props.get("$anon_distinct_id"), f"{where}: '$anon_distinct_id'"))
+        _add(aliases, id_of(props, "$anon_distinct_id", where))
     elif name == "$create_alias":
-        _add(aliases, as_id(props.get("alias"), f"{where}: 'alias'"))
+        _add(aliases, id_of(props, "alias", where))
     elif name == "$merge":
         for other in _id_list(props.get("$distinct_ids"), f"{where}: '$distinct_ids'"):
             _add(aliases, other)
@@ -258,15 +262,15 @@ def _profile(endpoint: str, msg: Any, where: str, request: _Request) -> list[Eve
     ops = [op for op in OPERATIONS if op in msg]
     if not ops:
         raise PayloadError(f"{where} has no operation (one of {', '.join(OPERATIONS)})")
-    when = epoch_seconds(msg.get("$time"), f"{where}: '$time'")
+    when = epoch_seconds(msg, "$time", where)
     context = _context(msg, request, "$ip")
     if endpoint == "groups":
         return _group_events(msg, where, ops, _Profile(source, when, context))
-    distinct_id = as_id(msg.get("$distinct_id"), f"{where}: '$distinct_id'")
+    distinct_id = id_of(msg, "$distinct_id", where)
     if distinct_id is None:
         raise PayloadError(f"{where}: '$distinct_id' is missing")
-    device_id = as_id(msg.get("$device_id"), f"{where}: '$device_id'")
-    user_id = as_id(msg.get("$user_id"), f"{where}: '$user_id'")
+    device_id = id_of(msg, "$device_id", where)
+    user_id = id_of(msg, "$user_id", where)
     base = {k: v for k, v in msg.items() if k not in _PROFILE_META}
     base["distinct_id"] = distinct_id
     subject = user_id or distinct_id or device_id
@@ -302,7 +306,7 @@ def _group_events(msg: dict[str, Any], where: str, ops: list[str], common: _Prof
     group_key = msg.get("$group_key")
     if type(group_key) is not str or not group_key:
         raise PayloadError(f"{where}: '$group_key' must be a non-empty string")
-    group_id = as_id(msg.get("$group_id"), f"{where}: '$group_id'")
+    group_id = id_of(msg, "$group_id", where)
     if group_id is None:
         raise PayloadError(f"{where}: '$group_id' is missing")
     base = {k: v for k, v in msg.items() if k not in _GROUP_META}

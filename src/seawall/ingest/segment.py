@@ -27,9 +27,9 @@ from seawall.ingest.body import (
     as_object,
     basic_username,
     check_size,
-    check_tree,
     content_id,
     gunzip,
+    id_of,
     iso_seconds,
     parse_json,
     type_name,
@@ -67,7 +67,6 @@ def decode(
     check_size(body)
     what = f"/v1/{endpoint} body"
     root = as_object(parse_json(gunzip(body), what), what)
-    check_tree(root, what)
     key = basic_username(authorization) or _str(root.get("writeKey"))
     if endpoint == "batch":
         if type(root.get("batch")) is not list:
@@ -106,14 +105,14 @@ def _event(msg: Any, endpoint: str | None, where: str, request: _Request) -> Eve
         msg["context"] = context
     for part in _ONE_LEVEL:
         as_object(msg.get(part), f"{where}: '{part}'")
-    user_id = as_id(msg.get("userId"), f"{where}: 'userId'")
-    anonymous_id = as_id(msg.get("anonymousId"), f"{where}: 'anonymousId'")
+    user_id = id_of(msg, "userId", where)
+    anonymous_id = id_of(msg, "anonymousId", where)
     name = _name(msg, kind, where)
     if kind != "alias" and user_id is None and anonymous_id is None:
         raise PayloadError(f"{where}: needs 'userId' or 'anonymousId'")
     aliases = _aliases(msg, kind, where, user_id, anonymous_id)
     org_ids = _org_ids(msg, context, kind, where)
-    message_id = as_id(msg.get("messageId"), f"{where}: 'messageId'") or content_id(msg)
+    message_id = id_of(msg, "messageId", where) or content_id(msg)
     when = iso_seconds(msg.get("timestamp") or msg.get("originalTimestamp"), f"{where}: time")
     return Event(
         sdk="segment",
@@ -157,7 +156,7 @@ def _aliases(
     ``previousId``; the ``anonymousId`` whenever a ``userId`` comes with it."""
     found: list[str] = []
     if kind == "alias":
-        previous = as_id(msg.get("previousId"), f"{where}: 'previousId'")
+        previous = id_of(msg, "previousId", where)
         if previous is None or user_id is None:
             raise PayloadError(f"{where}: alias needs 'previousId' and 'userId'")
         found.append(previous)
@@ -171,7 +170,7 @@ def _org_ids(
 ) -> tuple[str, ...]:
     found: list[str] = []
     if kind == "group":
-        group_id = as_id(msg.get("groupId"), f"{where}: 'groupId'")
+        group_id = id_of(msg, "groupId", where)
         if group_id is None:
             raise PayloadError(f"{where}: group needs 'groupId'")
         found.append(group_id)
