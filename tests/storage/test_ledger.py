@@ -23,11 +23,26 @@ def db(db_url: str) -> Iterator[Database]:
     database.close()
 
 
-def _event(distinct: str, user: str | None = None, device: str | None = None,
-           orgs: tuple[str, ...] = (), t: float = 1_700_000_000.0) -> Event:
-    return Event(sdk="mixpanel", kind="track", source="web", name="Viewed", distinct_id=distinct,
-                 insert_id=f"i-{distinct}-{t}", fields={}, time=t, user_id=user,
-                 device_id=device, org_ids=orgs)
+def _event(
+    distinct: str,
+    user: str | None = None,
+    device: str | None = None,
+    orgs: tuple[str, ...] = (),
+    t: float = 1_700_000_000.0,
+) -> Event:
+    return Event(
+        sdk="mixpanel",
+        kind="track",
+        source="web",
+        name="Viewed",
+        distinct_id=distinct,
+        insert_id=f"i-{distinct}-{t}",
+        fields={},
+        time=t,
+        user_id=user,
+        device_id=device,
+        org_ids=orgs,
+    )
 
 
 def _record(db: Database, rec: LedgerRecorder, ds: list[Disclosure]) -> None:
@@ -40,14 +55,22 @@ def test_exposure_stitches_devices_to_users(db: Database) -> None:
     rec = LedgerRecorder(KEY)
     email = SentField("$email", "user.contact.email", "ada@example.com")
     browser = SentField("$browser", "user.device", "Firefox")
-    _record(db, rec, [
-        # anonymous browsing first, then sign-in links the device to the user
-        Disclosure("mp", _event("dev-1"), {}, [browser]),
-        Disclosure("mp", _event("u-1", user="u-1", device="dev-1", orgs=("org-9",)), {},
-                   [email, browser]),
-        Disclosure("mp", _event("dev-2"), {}, [browser]),  # never signed in
-        Disclosure("other", _event("u-1", user="u-1"), {}, [browser]),
-    ])
+    _record(
+        db,
+        rec,
+        [
+            # anonymous browsing first, then sign-in links the device to the user
+            Disclosure("mp", _event("dev-1"), {}, [browser]),
+            Disclosure(
+                "mp",
+                _event("u-1", user="u-1", device="dev-1", orgs=("org-9",)),
+                {},
+                [email, browser],
+            ),
+            Disclosure("mp", _event("dev-2"), {}, [browser]),  # never signed in
+            Disclosure("other", _event("u-1", user="u-1"), {}, [browser]),
+        ],
+    )
     exp = LedgerStore(db).exposure("mp")
     assert (exp.subjects, exp.users, exp.anonymous, exp.orgs) == (2, 1, 1, 1)
     assert exp.categories == {"user.device": 2, "user.contact.email": 1}
@@ -58,8 +81,9 @@ def test_repeats_are_folded_but_new_values_recorded(db: Database) -> None:
     rec = LedgerRecorder(KEY)
     ev = _event("u-1", user="u-1")
     for value in ("a@example.com", "a@example.com", "b@example.com"):
-        _record(db, rec, [Disclosure("mp", ev, {}, [SentField("$email", "user.contact.email",
-                                                              value)])])
+        _record(
+            db, rec, [Disclosure("mp", ev, {}, [SentField("$email", "user.contact.email", value)])]
+        )
     store = LedgerStore(db)
     assert store.has_value("mp", rec.fp("a@example.com"))
     assert store.has_value("mp", rec.fp("B@Example.com "))  # normalised before hashing
@@ -68,18 +92,39 @@ def test_repeats_are_folded_but_new_values_recorded(db: Database) -> None:
 
 def test_system_fields_are_not_personal(db: Database) -> None:
     rec = LedgerRecorder(KEY)
-    _record(db, rec, [Disclosure("mp", _event("u-1", user="u-1"), {},
-                                 [SentField("$insert_id", "system.operations", "abc")])])
+    _record(
+        db,
+        rec,
+        [
+            Disclosure(
+                "mp",
+                _event("u-1", user="u-1"),
+                {},
+                [SentField("$insert_id", "system.operations", "abc")],
+            )
+        ],
+    )
     assert LedgerStore(db).exposure("mp").fields == {}
 
 
 def test_no_raw_value_anywhere_in_the_ledger(db: Database) -> None:
     rec = LedgerRecorder(KEY)
     raw = ["ada.lovelace@example.com", "Ada Lovelace", "user-4711", "device-0815", "org-acme"]
-    _record(db, rec, [Disclosure(
-        "mp", _event("user-4711", user="user-4711", device="device-0815", orgs=("org-acme",)),
-        {}, [SentField("$email", "user.contact.email", raw[0]),
-             SentField("$name", "user.name", raw[1])])])
+    _record(
+        db,
+        rec,
+        [
+            Disclosure(
+                "mp",
+                _event("user-4711", user="user-4711", device="device-0815", orgs=("org-acme",)),
+                {},
+                [
+                    SentField("$email", "user.contact.email", raw[0]),
+                    SentField("$name", "user.name", raw[1]),
+                ],
+            )
+        ],
+    )
     dump = []
     with db.engine.connect() as conn:
         for table in metadata.sorted_tables:

@@ -15,11 +15,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from seawall.core.errors import ConfigError
 
-PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "change_me", "secret", "password", "xxx", "todo"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "secret", "password", "xxx", "todo"}
+)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -106,7 +116,9 @@ class Vendor(_Model):
         if self.kind == "segment" and not self.write_key:
             raise ValueError("a segment vendor needs 'write_key'")
         if self.use_import and not self.api_secret:
-            raise ValueError("use_import: true needs 'api_secret' (Mixpanel /import uses Basic auth)")
+            raise ValueError(
+                "use_import: true needs 'api_secret' (Mixpanel /import uses Basic auth)"
+            )
         return self
 
 
@@ -177,9 +189,12 @@ class Gateway(_Model):
     forward: bool = True  # run the forwarders inside `seawall serve`
 
 
+Regime = Literal["gdpr", "california", "sec"]
+REGIMES: tuple[Regime, ...] = ("gdpr", "california", "sec")
+
+
 class Incident(_Model):
-    regimes: list[Literal["gdpr", "california", "sec"]] = Field(
-        default_factory=lambda: ["gdpr", "california", "sec"])
+    regimes: list[Regime] = Field(default_factory=lambda: list(REGIMES))
 
 
 class Config(_Model):
@@ -196,7 +211,7 @@ class Config(_Model):
     canary: Canary | None = None
     alerts: Alerts | None = None
     incident: Incident = Field(default_factory=Incident)
-    base_dir: str = Field(default=".", exclude=True)
+    _base_dir: str = PrivateAttr(default=".")
 
     @model_validator(mode="after")
     def _destinations_exist(self) -> Config:
@@ -205,10 +220,12 @@ class Config(_Model):
             for dest in source.destinations:
                 if dest not in self.vendors:
                     raise ValueError(
-                        f"sources.{name}.destinations names '{dest}', which is not under 'vendors'")
+                        f"sources.{name}.destinations names '{dest}', which is not under 'vendors'"
+                    )
             if source.key() in keys:
                 raise ValueError(
-                    f"sources.{name} uses the same token as sources.{keys[source.key()]}")
+                    f"sources.{name} uses the same token as sources.{keys[source.key()]}"
+                )
             keys[source.key()] = name
         return self
 
@@ -227,13 +244,13 @@ class Config(_Model):
     def path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
         p = Path(value).expanduser()
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        return p if p.is_absolute() else Path(self._base_dir) / p
 
     def database_url(self) -> str:
         """The SQLAlchemy URL, with a relative SQLite path anchored at the config's folder."""
         prefix = "sqlite:///"
         if self.database.startswith(prefix) and self.database != "sqlite:///:memory:":
-            rest = self.database[len(prefix):]
+            rest = self.database[len(prefix) :]
             return prefix + str(self.path(rest))
         return self.database
 
@@ -250,7 +267,9 @@ def substitute_env(text: str, env: Mapping[str, str], *, path: str) -> str:
         line = text.count("\n", 0, match.start()) + 1
         raise ConfigError(
             f"line {line}: environment variable {name} is not set",
-            path=path, fix=f"export {name}=... or write ${{{name}:-default}} in the file")
+            path=path,
+            fix=f"export {name}=... or write ${{{name}:-default}} in the file",
+        )
 
     return _ENV.sub(repl, text)
 
@@ -270,10 +289,13 @@ def parse_config(data: Any, *, path: str = "seawall.yaml", base_dir: str = ".") 
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("the file must hold a YAML mapping at the top level", path=path,
-                          fix="start from `seawall init`")
+        raise ConfigError(
+            "the file must hold a YAML mapping at the top level",
+            path=path,
+            fix="start from `seawall init`",
+        )
     try:
-        config = Config.model_validate({**data, "base_dir": base_dir})
+        config = Config.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
@@ -281,9 +303,11 @@ def parse_config(data: Any, *, path: str = "seawall.yaml", base_dir: str = ".") 
         key = re.sub(r"\.(csv|sql)(?=\.|$)", "", key)
         msg = err["msg"].removeprefix("Value error, ")
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(msg + more, path=path, key=key or None,
-                          fix=_hint(err["msg"], err.get("input"))) from None
+        raise ConfigError(
+            msg + more, path=path, key=key or None, fix=_hint(err["msg"], err.get("input"))
+        ) from None
     _check_secrets(config, path)
+    config._base_dir = base_dir
     return config
 
 
@@ -293,12 +317,22 @@ def _check_secrets(config: Config, path: str) -> None:
             value = getattr(vendor, attr)
             if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:
                 raise ConfigError(
-                    "a placeholder secret would be sent to the vendor", path=path,
-                    key=f"vendors.{name}.{attr}", fix="set the real value, e.g. through ${ENV}")
-    if config.smtp and config.smtp.password is not None and \
-            config.smtp.password.strip().lower() in PLACEHOLDER_SECRETS:
-        raise ConfigError("the SMTP password is a placeholder", path=path, key="smtp.password",
-                          fix="export SMTP_PASSWORD and write ${SMTP_PASSWORD}")
+                    "a placeholder secret would be sent to the vendor",
+                    path=path,
+                    key=f"vendors.{name}.{attr}",
+                    fix="set the real value, e.g. through ${ENV}",
+                )
+    if (
+        config.smtp
+        and config.smtp.password is not None
+        and config.smtp.password.strip().lower() in PLACEHOLDER_SECRETS
+    ):
+        raise ConfigError(
+            "the SMTP password is a placeholder",
+            path=path,
+            key="smtp.password",
+            fix="export SMTP_PASSWORD and write ${SMTP_PASSWORD}",
+        )
 
 
 CONFIG_ENV = "SEAWALL_CONFIG"
@@ -315,8 +349,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("file not found", path=str(p),
-                          fix="run `seawall init` to write an example, or pass --config") from None
+        raise ConfigError(
+            "file not found",
+            path=str(p),
+            fix="run `seawall init` to write an example, or pass --config",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the file ({exc})", path=str(p)) from None
     text = substitute_env(text, os.environ if env is None else env, path=str(p))
@@ -325,6 +362,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", path=str(p),
-                          fix="check the indentation and quoting near that line") from None
+        raise ConfigError(
+            f"{where}not valid YAML ({getattr(exc, 'problem', exc)})",
+            path=str(p),
+            fix="check the indentation and quoting near that line",
+        ) from None
     return parse_config(data, path=str(p), base_dir=str(p.resolve().parent))

@@ -21,7 +21,9 @@ def normalise(value: JSONValue) -> bytes:
     """The canonical bytes of a value for matching: strings NFKC, trimmed, case-folded;
     other JSON values in sorted-key JSON."""
     if isinstance(value, str):
-        return unicodedata.normalize("NFKC", value).strip().casefold().encode("utf-8", "surrogatepass")
+        return (
+            unicodedata.normalize("NFKC", value).strip().casefold().encode("utf-8", "surrogatepass")
+        )
     if isinstance(value, bool) or value is None:
         return orjson.dumps(value)
     if isinstance(value, int | float):

@@ -23,8 +23,14 @@ class SeawallError(Exception):
 class ConfigError(SeawallError):
     """The configuration cannot be loaded; the message names the file, key and fix."""
 
-    def __init__(self, message: str, *, path: str | None = None, key: str | None = None,
-                 fix: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        key: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         self.path = path
         self.key = key
         self.fix = fix
@@ -67,8 +73,14 @@ class Saturated(StorageError):
 class VendorError(SeawallError):
     """A vendor API call failed; the forwarder decides whether to retry."""
 
-    def __init__(self, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        permanent: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after

@@ -36,8 +36,10 @@ class KeyRing:
         if name in self._cache:
             return self._cache[name]
         if not _NAME.match(name):
-            raise ConfigError(f"'{name}' cannot name a key file",
-                              fix="use letters, digits, '-', '_' or '.' in vendor names")
+            raise ConfigError(
+                f"'{name}' cannot name a key file",
+                fix="use letters, digits, '-', '_' or '.' in vendor names",
+            )
         path = self.dir / f"{name}.key"
         key = _read(path) if path.exists() else _create(path)
         self._cache[name] = key
@@ -61,15 +63,20 @@ def _create(path: Path) -> bytes:
 def _read(path: Path) -> bytes:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError("key file is readable by other users", path=str(path),
-                          fix=f"chmod 600 {path}")
+        raise ConfigError(
+            "key file is readable by other users", path=str(path), fix=f"chmod 600 {path}"
+        )
     text = path.read_text(encoding="ascii").strip()
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        raise ConfigError("key file is not hex", path=str(path),
-                          fix="restore it from your key backup") from None
+        raise ConfigError(
+            "key file is not hex", path=str(path), fix="restore it from your key backup"
+        ) from None
     if len(key) < 16:
-        raise ConfigError("key file holds fewer than 128 bits", path=str(path),
-                          fix="restore it from your key backup") from None
+        raise ConfigError(
+            "key file holds fewer than 128 bits",
+            path=str(path),
+            fix="restore it from your key backup",
+        ) from None
     return key

@@ -125,8 +125,11 @@ class Forwarder:
         if not await self.is_enabled(name):
             return self.disabled_poll
         vendor = self.vendors[name]
-        limit = self.claim_rows or vendor.batch_size
-        lease = self.lease_seconds or 60.0 + 2 * vendor.timeout_seconds
+        # A row holds one request's events (up to a full SDK batch), so a few rows fill
+        # several vendor batches; the lease covers sending them all, and bounds how long
+        # rows claimed by a process that crashed wait before another process retries them.
+        limit = self.claim_rows or min(vendor.batch_size, 20)
+        lease = self.lease_seconds or 15.0 + 3 * vendor.timeout_seconds
         items = await asyncio.to_thread(self.outbox.claim, name, limit, lease)
         if not items:
             return self.idle_poll

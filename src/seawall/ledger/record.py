@@ -15,12 +15,20 @@ from dataclasses import dataclass, field
 import orjson
 
 from seawall.core.crypto import fingerprint
-from seawall.core.types import Disclosure, JSONValue
+from seawall.core.types import Disclosure, Event, JSONValue, SentField
 
 # Categories whose every distinct value is kept (as fingerprints): they identify people.
-IDENTIFYING = ("user.contact", "user.name", "user.unique_id", "user.account",
-               "user.government_id", "user.financial", "user.device.device_id",
-               "user.device.cookie_id", "user.device.ip_address")
+IDENTIFYING = (
+    "user.contact",
+    "user.name",
+    "user.unique_id",
+    "user.account",
+    "user.government_id",
+    "user.financial",
+    "user.device.device_id",
+    "user.device.cookie_id",
+    "user.device.ip_address",
+)
 # Not about a person at all: the dedupe key, timestamps, library versions.
 NOT_PERSONAL = ("system.",)
 
@@ -30,11 +38,37 @@ def is_identifying(category: str) -> bool:
 
 
 @dataclass(slots=True)
+class FieldRow:
+    """Per (vendor, subject, field): the latest value's fingerprint and when."""
+
+    vendor: str
+    subject: bytes
+    field: str
+    category: str
+    first_seen: float
+    last_seen: float
+    count: int
+    last_fp: bytes
+
+
+@dataclass(slots=True)
+class ValueRow:
+    """Per (vendor, subject, field, value fingerprint), for identifying categories."""
+
+    vendor: str
+    subject: bytes
+    field: str
+    fp: bytes
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(slots=True)
 class LedgerBatch:
     """The rows one request adds, aggregated; ``keys`` are remembered after the commit."""
 
-    fields: dict[tuple[str, bytes, str], dict[str, object]] = field(default_factory=dict)
-    values: dict[tuple[str, bytes, str, bytes], dict[str, object]] = field(default_factory=dict)
+    fields: dict[tuple[str, bytes, str], FieldRow] = field(default_factory=dict)
+    values: dict[tuple[str, bytes, str, bytes], ValueRow] = field(default_factory=dict)
     subjects: dict[bytes, str] = field(default_factory=dict)
     links: dict[bytes, bytes] = field(default_factory=dict)
     orgs: set[tuple[bytes, bytes]] = field(default_factory=set)
@@ -84,7 +118,6 @@ class LedgerRecorder:
     def prepare(self, disclosures: Iterable[Disclosure], now: float | None = None) -> LedgerBatch:
         now = time.time() if now is None else now
         batch = LedgerBatch(now=now)
-        recent = self.recent
         subject_fps: dict[str, bytes] = {}
         for d in disclosures:
             event = d.event
@@ -94,51 +127,57 @@ class LedgerRecorder:
             sfp = subject_fps.get(subject)
             if sfp is None:
                 sfp = subject_fps[subject] = self.fp(subject)
-            self._identity(batch, event.user_id, subject, sfp, event.aliases, event.distinct_id,
-                           event.device_id, event.org_ids, now)
+            self._identity(batch, event, subject, sfp)
             when = event.time if event.time and event.time <= now else now
             for sent in d.sent:
-                if sent.category.startswith(NOT_PERSONAL):
-                    continue
-                key = hash((d.vendor, subject, sent.field, _value_key(sent.value)))
-                if recent.fresh(key, now):
-                    continue
-                batch.keys.append(key)
-                vfp = self.fp(sent.value)
-                fkey = (d.vendor, sfp, sent.field)
-                row = batch.fields.get(fkey)
-                if row is None:
-                    batch.fields[fkey] = {"vendor": d.vendor, "subject": sfp, "field": sent.field,
-                                          "category": sent.category, "first_seen": when,
-                                          "last_seen": when, "count": 1, "last_fp": vfp}
-                else:
-                    row["count"] = int(row["count"]) + 1  # type: ignore[call-overload]
-                    row["last_fp"] = vfp
-                    row["first_seen"] = min(row["first_seen"], when)  # type: ignore[type-var]
-                    row["last_seen"] = max(row["last_seen"], when)  # type: ignore[type-var]
-                if is_identifying(sent.category):
-                    vkey = (d.vendor, sfp, sent.field, vfp)
-                    vrow = batch.values.get(vkey)
-                    if vrow is None:
-                        batch.values[vkey] = {"vendor": d.vendor, "subject": sfp,
-                                              "field": sent.field, "fp": vfp,
-                                              "first_seen": when, "last_seen": when}
-                    else:
-                        vrow["last_seen"] = max(vrow["last_seen"], when)  # type: ignore[type-var]
+                if not sent.category.startswith(NOT_PERSONAL):
+                    self._field(batch, d.vendor, subject, sfp, sent, when)
         return batch
 
-    def _identity(self, batch: LedgerBatch, user_id: str | None, subject: str, sfp: bytes,
-                  aliases: tuple[str, ...], distinct_id: str | None, device_id: str | None,
-                  org_ids: tuple[str, ...], now: float) -> None:
-        recent = self.recent
-        kind = "user" if user_id else "anonymous"
+    def _field(
+        self,
+        batch: LedgerBatch,
+        vendor: str,
+        subject: str,
+        sfp: bytes,
+        sent: SentField,
+        when: float,
+    ) -> None:
+        key = hash((vendor, subject, sent.field, _value_key(sent.value)))
+        if self.recent.fresh(key, batch.now):
+            return
+        batch.keys.append(key)
+        vfp = self.fp(sent.value)
+        fkey = (vendor, sfp, sent.field)
+        row = batch.fields.get(fkey)
+        if row is None:
+            batch.fields[fkey] = FieldRow(
+                vendor, sfp, sent.field, sent.category, when, when, 1, vfp
+            )
+        else:
+            row.count += 1
+            row.last_fp = vfp
+            row.first_seen = min(row.first_seen, when)
+            row.last_seen = max(row.last_seen, when)
+        if is_identifying(sent.category):
+            vkey = (vendor, sfp, sent.field, vfp)
+            vrow = batch.values.get(vkey)
+            if vrow is None:
+                batch.values[vkey] = ValueRow(vendor, sfp, sent.field, vfp, when, when)
+            else:
+                vrow.first_seen = min(vrow.first_seen, when)
+                vrow.last_seen = max(vrow.last_seen, when)
+
+    def _identity(self, batch: LedgerBatch, event: Event, subject: str, sfp: bytes) -> None:
+        recent, now = self.recent, batch.now
+        kind = "user" if event.user_id else "anonymous"
         skey = hash(("subject", subject, kind))
         if not recent.fresh(skey, now):
             batch.keys.append(skey)
             if batch.subjects.get(sfp) != "user":
                 batch.subjects[sfp] = kind
-        if user_id:
-            for alias in (*aliases, distinct_id, device_id):
+        if event.user_id:
+            for alias in (*event.aliases, event.distinct_id, event.device_id):
                 if not alias or alias == subject:
                     continue
                 lkey = hash(("link", alias, subject))
@@ -146,7 +185,7 @@ class LedgerRecorder:
                     continue
                 batch.keys.append(lkey)
                 batch.links.setdefault(self.fp(alias), sfp)
-        for org in org_ids:
+        for org in event.org_ids:
             okey = hash(("org", subject, org))
             if recent.fresh(okey, now):
                 continue

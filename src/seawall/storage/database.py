@@ -30,14 +30,18 @@ class Database:
         try:
             parsed = make_url(url)
         except ArgumentError:
-            raise ConfigError(f"'{url}' is not a database URL", key="database",
-                              fix="use sqlite:///seawall.db or postgresql://user@host/db") from None
+            raise ConfigError(
+                f"'{url}' is not a database URL",
+                key="database",
+                fix="use sqlite:///seawall.db or postgresql://user@host/db",
+            ) from None
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        self.engine: Engine = _engine(parsed.render_as_string(hide_password=False),
-                                      self.is_sqlite, synchronous)
+        self.engine: Engine = _engine(
+            parsed.render_as_string(hide_password=False), self.is_sqlite, synchronous
+        )
         self.writer = GroupWriter(self.engine, max_queue=max_queue)
 
     @property
@@ -56,7 +60,9 @@ class Database:
     def _migration_lock(self) -> Iterator[Connection]:
         if self.is_sqlite:
             db_path = self.engine.url.database
-            lock_path = Path(f"{db_path}.migrate.lock") if db_path and db_path != ":memory:" else None
+            lock_path = (
+                Path(f"{db_path}.migrate.lock") if db_path and db_path != ":memory:" else None
+            )
             if lock_path:
                 lock_path.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.ExitStack() as stack:

@@ -27,7 +27,8 @@ FP = LargeBinary(16)
 
 # One row per (vendor, subject, field): the latest value's fingerprint and when.
 ledger_fields = Table(
-    "ledger_fields", metadata,
+    "ledger_fields",
+    metadata,
     Column("vendor", String(100), nullable=False),
     Column("subject", FP, nullable=False),
     Column("field", String(300), nullable=False),
@@ -41,7 +42,8 @@ ledger_fields = Table(
 
 # Every distinct value sent for identifying categories (contact, name, ids).
 ledger_values = Table(
-    "ledger_values", metadata,
+    "ledger_values",
+    metadata,
     Column("vendor", String(100), nullable=False),
     Column("subject", FP, nullable=False),
     Column("field", String(300), nullable=False),
@@ -54,7 +56,8 @@ Index("ix_ledger_values_fp", ledger_values.c.fp)
 
 # What a subject fingerprint stands for: a known user id, or only a device/distinct id.
 ledger_subjects = Table(
-    "ledger_subjects", metadata,
+    "ledger_subjects",
+    metadata,
     Column("subject", FP, primary_key=True),
     Column("kind", String(10), nullable=False),  # "user" | "anonymous"
     Column("first_seen", Float, nullable=False),
@@ -62,7 +65,8 @@ ledger_subjects = Table(
 
 # Identity stitching: device / anonymous / alias ids that belong to a user subject.
 identity_links = Table(
-    "identity_links", metadata,
+    "identity_links",
+    metadata,
     Column("alias", FP, primary_key=True),
     Column("subject", FP, nullable=False),
     Column("first_seen", Float, nullable=False),
@@ -70,7 +74,8 @@ identity_links = Table(
 Index("ix_identity_links_subject", identity_links.c.subject)
 
 subject_orgs = Table(
-    "subject_orgs", metadata,
+    "subject_orgs",
+    metadata,
     Column("subject", FP, nullable=False),
     Column("org", FP, nullable=False),
     Column("first_seen", Float, nullable=False),
@@ -78,7 +83,8 @@ subject_orgs = Table(
 )
 
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("vendor", String(100), nullable=False),
     Column("created_at", Float, nullable=False),
@@ -92,7 +98,8 @@ outbox = Table(
 Index("ix_outbox_vendor_due", outbox.c.vendor, outbox.c.due_at)
 
 dead_letters = Table(
-    "dead_letters", metadata,
+    "dead_letters",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("vendor", String(100), nullable=False),
     Column("created_at", Float, nullable=False),
@@ -104,7 +111,8 @@ dead_letters = Table(
 )
 
 vendor_state = Table(
-    "vendor_state", metadata,
+    "vendor_state",
+    metadata,
     Column("vendor", String(100), primary_key=True),
     Column("enabled", Boolean, nullable=False),
     Column("changed_at", Float, nullable=False),

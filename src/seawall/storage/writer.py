@@ -118,6 +118,8 @@ class GroupWriter:
                     result = job(conn)
             except Exception as exc:  # each waiter learns its own failure
                 log.exception("write job failed")
-                fut.set_exception(StorageError(f"the database refused the write: {type(exc).__name__}"))
+                fut.set_exception(
+                    StorageError(f"the database refused the write: {type(exc).__name__}")
+                )
             else:
                 fut.set_result(result)

@@ -95,6 +95,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("vendor_state", "dead_letters", "outbox", "subject_orgs", "identity_links",
-                 "ledger_subjects", "ledger_values", "ledger_fields"):
+    for name in (
+        "vendor_state",
+        "dead_letters",
+        "outbox",
+        "subject_orgs",
+        "identity_links",
+        "ledger_subjects",
+        "ledger_values",
+        "ledger_fields",
+    ):
         op.drop_table(name)

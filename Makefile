@@ -1,0 +1,51 @@
+# Seawall's tasks. `make run` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CONFIG ?= examples/seawall.yaml
+SINK_PORT ?= 9100
+
+.PHONY: run test lint typecheck format bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start a local vendor sink on :$(SINK_PORT) and the gateway with the example config.
+run: $(STAMP)
+	@mkdir -p .seawall
+	@echo "Vendor sink on 127.0.0.1:$(SINK_PORT), writing .seawall/sink.ndjson"
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/seawall sink --port $(SINK_PORT) --out .seawall/sink.ndjson & \
+	  $(BIN)/seawall serve --config $(CONFIG)
+
+## The whole suite (SQLite always; PostgreSQL when SEAWALL_TEST_POSTGRES_URL is set).
+test: $(STAMP) browser-deps
+	$(BIN)/pytest -q
+
+browser-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/browser && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/pii.py
+
+clean:
+	rm -rf $(VENV) .seawall seawall.db* tests/browser/node_modules

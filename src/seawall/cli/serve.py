@@ -1,0 +1,73 @@
+"""``seawall serve``: the gateway (and its forwarders) under uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, load
+from seawall.core.config import CONFIG_ENV
+
+
+def register(app: typer.Typer) -> None:
+    err = Console(stderr=True)
+
+    @app.command()
+    def serve(
+        config: ConfigOption = DEFAULT_CONFIG,
+        listen: Annotated[str | None, typer.Option(help="host:port, overrides 'listen'.")] = None,
+        workers: Annotated[
+            int | None, typer.Option(help="Processes (one per core); overrides gateway.workers.")
+        ] = None,
+        forward: Annotated[
+            bool | None,
+            typer.Option("--forward/--no-forward", help="Run the forwarders in these processes."),
+        ] = None,
+    ) -> None:
+        """Run the gateway: SDK endpoints, forwarders, /healthz, /readyz, /metrics."""
+        import uvicorn
+
+        from seawall.gateway.app import create_app
+        from seawall.gateway.runtime import Runtime
+
+        cfg = load(config)
+        if listen:
+            cfg = cfg.model_copy(update={"listen": listen})
+            cfg._base_dir = load(config)._base_dir
+        if forward is not None:
+            cfg = cfg.model_copy(
+                update={"gateway": cfg.gateway.model_copy(update={"forward": forward})}
+            )
+            cfg._base_dir = load(config)._base_dir
+        # Fail before binding the port: policies compile, keys load, the schema migrates.
+        Runtime.build(cfg).close()
+        host, port = cfg.listen_host_port()
+        n = workers or cfg.gateway.workers
+        err.print(
+            f"Seawall gateway on http://{host}:{port} ({n} process(es), "
+            f"database {cfg.database.split(':', 1)[0]})"
+        )
+        if n == 1:
+            uvicorn.run(
+                create_app(cfg),
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+            )
+            return
+        os.environ[CONFIG_ENV] = str(config.resolve())
+        uvicorn.run(
+            "seawall.gateway.asgi:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=n,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
