@@ -54,7 +54,7 @@ class Database:
             cfg = AlembicConfig()
             cfg.set_main_option("script_location", str(MIGRATIONS))
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")  # each feature adds its own branch from 0001
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[Connection]:
