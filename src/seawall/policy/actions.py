@@ -43,6 +43,7 @@ COUNTRY_FIELDS = ("mp_country_code", "$country_code", "context.location.country"
 NO_URL = frozenset({"", "$direct"})
 _COARSE = ("user.location.coarse", "user.contact.address.country")
 _MAX_DEPTH = 32
+_PSEUDONYM_CACHE = 65_536  # ids per action; cleared when full (bounded memory)
 
 
 class ApplyContext:
@@ -141,10 +142,18 @@ class Pseudonymize(Action):
                 "pseudonymize needs the vendor's key (at least 128 bits)",
                 fix="check keys_dir; Seawall creates one key per vendor",
             )
+        self._cache: dict[str, str] = {}
 
     def operate(self, value: JSONValue, ctx: ApplyContext) -> JSONValue:
         if isinstance(value, str):
-            return pseudonym(self.key, value)
+            # The same ids recur in every event of a user: remember recent pseudonyms.
+            cache = self._cache
+            out = cache.get(value)
+            if out is None:
+                if len(cache) >= _PSEUDONYM_CACHE:
+                    cache.clear()
+                out = cache[value] = pseudonym(self.key, value)
+            return out
         if isinstance(value, int) and not isinstance(value, bool):
             return pseudonym(self.key, str(value))
         if isinstance(value, list):

@@ -228,17 +228,18 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
     fields: dict[str, JSONValue] = {}
     sent: list[SentField] = []
     dropped: list[tuple[str, str]] = []
+    drop, send, free_text = dropped.append, sent.append, policy.free_text
     for path, value, decision in decided:
         action = decision.action
         if action is None:
-            dropped.append((path, decision.category))
+            drop((path, decision.category))
             continue
-        out = value if decision.as_is else _operate(value, decision, ctx, policy.free_text)
+        out = value if decision.as_is else _operate(value, decision, ctx, free_text)
         if out is _DROPPED or (leaks is not None and not action.opaque and leaks.found_in(out)):
-            dropped.append((path, decision.category))
+            drop((path, decision.category))
             continue
         fields[path] = out
-        sent.append(SentField(path, decision.category, out))
+        send(SentField(path, decision.category, out))
     return Disclosure(vendor=policy.vendor, event=event, fields=fields, sent=sent, dropped=dropped)
 
 
