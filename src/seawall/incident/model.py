@@ -58,3 +58,4 @@ class Exposure:
     first_seen: float | None = None
     last_seen: float | None = None
     canary: bool = False
+    file_fields: tuple[str, ...] = ()  # columns the leaked file shows for this person, sorted

@@ -72,6 +72,7 @@ def _exposure(row: Row[Any]) -> Exposure:
         first_seen=m["first_seen"],
         last_seen=m["last_seen"],
         canary=bool(m["canary"]),
+        file_fields=tuple(orjson.loads(m["file_fields"])),
     )
 
 
@@ -89,6 +90,7 @@ def _exposure_row(incident_id: int, version: int, e: Exposure) -> dict[str, obje
         "first_seen": e.first_seen,
         "last_seen": e.last_seen,
         "canary": e.canary,
+        "file_fields": _json(list(e.file_fields)),
     }
 
 

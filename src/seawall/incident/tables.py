@@ -79,5 +79,6 @@ incident_exposures = Table(
     Column("first_seen", Float, nullable=True),
     Column("last_seen", Float, nullable=True),
     Column("canary", Boolean, nullable=False),
+    Column("file_fields", Text, nullable=False),  # JSON list: what the leaked file shows
     PrimaryKeyConstraint("incident", "version", "subject"),
 )

@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("first_seen", sa.Float, nullable=True),
         sa.Column("last_seen", sa.Float, nullable=True),
         sa.Column("canary", sa.Boolean, nullable=False),
+        sa.Column("file_fields", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("incident", "version", "subject"),
     )
 

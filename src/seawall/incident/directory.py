@@ -1,0 +1,129 @@
+"""The company directory: who a user id is (email, name, org, role, locale, country).
+
+Read from a CSV file or an SQL query when an incident needs it, and never copied into
+the ledger or the incident tables. Rows come out as ``Person`` values; a missing
+column stops the read with an error that names the source, the column and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from seawall.core.config import Config, CsvDirectory, SqlDirectory
+from seawall.incident.errors import DirectoryError
+
+COLUMNS = ("user_id", "email", "name", "org_id", "role", "locale", "country")
+REQUIRED = ("user_id", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    user_id: str
+    email: str | None
+    name: str | None
+    org_id: str | None
+    role: str | None
+    locale: str | None
+    country: str | None  # ISO 3166-1 alpha-2 (or a US state as "US-CA"), as the directory has it
+
+
+def _check_columns(found: list[str], where: str) -> dict[str, int]:
+    index = {name.strip().lower(): i for i, name in enumerate(found)}
+    missing = [c for c in REQUIRED if c not in index]
+    if missing:
+        raise DirectoryError(
+            f"{where}: the directory has no column {', '.join(missing)} "
+            f"(found: {', '.join(found) or 'none'}). Fix: name the columns "
+            f"{', '.join(COLUMNS)} (user_id and email are required; alias them in the query "
+            "or rename them in the CSV header)"
+        )
+    return index
+
+
+def _person(row: list[str] | tuple[object, ...], index: dict[str, int]) -> Person | None:
+    def col(name: str) -> str | None:
+        i = index.get(name)
+        if i is None or i >= len(row) or row[i] is None:
+            return None
+        value = str(row[i]).strip()
+        return value or None
+
+    user_id = col("user_id")
+    if user_id is None:
+        return None
+    return Person(
+        user_id=user_id,
+        email=col("email"),
+        name=col("name"),
+        org_id=col("org_id"),
+        role=col("role"),
+        locale=col("locale"),
+        country=(col("country") or "").upper() or None,
+    )
+
+
+def read_csv_directory(path: Path) -> Iterator[Person]:
+    where = f"directory {path}"
+    try:
+        fh = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise DirectoryError(
+            f"{where}: cannot open ({exc.strerror}). Fix: check 'directory.path' in the config"
+        ) from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader, [])
+            index = _check_columns(header, where)
+            for row in reader:
+                person = _person(row, index)
+                if person is not None:
+                    yield person
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DirectoryError(
+                f"{where}, line {reader.line_num}: cannot read ({exc}). Fix: save it as UTF-8 CSV"
+            ) from None
+
+
+def read_sql_directory(url: str, query: str) -> Iterator[Person]:
+    try:
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    except SQLAlchemyError as exc:
+        raise DirectoryError(
+            f"directory URL is not usable ({type(exc).__name__}). Fix: 'directory.url' must be "
+            "an SQLAlchemy URL such as postgresql://user@host/db"
+        ) from None
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text(query))
+            index = _check_columns(list(result.keys()), "directory query")
+            for row in result:
+                person = _person(tuple(row), index)
+                if person is not None:
+                    yield person
+    except SQLAlchemyError as exc:
+        raise DirectoryError(
+            f"directory query failed: {type(exc).__name__}: {getattr(exc, 'orig', exc)}. "
+            "Fix: check 'directory.url' and 'directory.query'"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def read_directory(config: Config) -> Iterator[Person]:
+    """Every person in the configured directory; an error when none is configured."""
+    d = config.directory
+    if isinstance(d, CsvDirectory):
+        return read_csv_directory(config.path(d.path))
+    if isinstance(d, SqlDirectory):
+        return read_sql_directory(d.url, d.query)
+    raise DirectoryError(
+        "no directory is configured, so exposed user ids cannot be named. Fix: add "
+        "`directory: {kind: csv, path: users.csv}` (or kind: sql) to seawall.yaml"
+    )

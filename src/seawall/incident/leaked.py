@@ -1,0 +1,266 @@
+# ruff: noqa: S608  (DuckDB SQL is built from names quoted by _q and literals by _lit)
+"""Reading what a vendor handed over into DuckDB, one row per leaked record.
+
+Formats: CSV (header row), NDJSON, JSON (an array of objects, or NDJSON under a
+``.json`` name), Parquet. The Mixpanel people-export shape
+``{"$distinct_id": ..., "$properties": {"$email": ...}}`` is flattened: the
+properties become columns beside ``$distinct_id``.
+
+Every record ends up either in table ``leak(line, <columns as VARCHAR>)`` or in table
+``bad(line, reason)``; nothing is skipped silently. ``line`` is the physical line in
+the file (CSV, NDJSON) or the record's position (JSON arrays, Parquet). Blank lines are
+not records. Known limit: a quoted CSV field spanning lines shifts the line numbers
+reported after it (the counts stay right).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seawall.incident.errors import LeakedFileError
+
+FORMATS = ("csv", "ndjson", "json", "parquet")
+_PROPS = "$properties"
+_MAX_COLUMNS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LeakedFile:
+    path: Path
+    format: str
+    columns: tuple[str, ...]  # as named in the file (flattened for the Mixpanel shape)
+    rows: int  # records, valid or not
+    bad: int
+
+
+def detect_format(path: Path) -> str:
+    ext = path.suffix.lower().lstrip(".")
+    if ext in ("jsonl", "ndjson"):
+        return "ndjson"
+    if ext in ("csv", "tsv", "txt"):
+        return "csv"
+    if ext in ("parquet", "pq"):
+        return "parquet"
+    if ext == "json":
+        with path.open("rb") as fh:
+            head = fh.read(4096).lstrip()
+        return "json" if head.startswith(b"[") else "ndjson"
+    raise LeakedFileError(
+        f"{path.name}: cannot tell the format from the extension '.{ext}'. "
+        f"Fix: pass --format (one of {', '.join(FORMATS)})"
+    )
+
+
+def _x(con: Any, sql: str, params: list[object] | None = None) -> None:
+    """Run a statement to completion (DuckDB wants every result consumed)."""
+    con.execute(sql, params or []).fetchall()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _clear_rejects(con: Any) -> None:
+    _x(con, "DROP TABLE IF EXISTS reject_errors")
+    _x(con, "DROP TABLE IF EXISTS reject_scans")
+
+
+def _physical(con: Any, table: str, excluded: str) -> None:
+    """Renumber ``table.rn`` (k-th surviving record) to the physical line, given the
+    table ``excluded(line)`` of lines that produced no record; ASOF keeps it one pass."""
+    _x(
+        con,
+        f"""CREATE OR REPLACE TEMP TABLE _thr AS
+        SELECT t, max(n) AS n FROM (
+          SELECT line - (row_number() OVER (ORDER BY line) - 1) AS t,
+                 row_number() OVER (ORDER BY line) AS n FROM {excluded}) GROUP BY t""",
+    )
+    _x(
+        con,
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT x.* EXCLUDE (rn), x.rn + coalesce(th.n, 0) AS line
+        FROM {table} x ASOF LEFT JOIN _thr th ON x.rn >= th.t""",
+    )
+
+
+def _read_lines(con: Any, path: Path) -> None:
+    """``lines(line, raw)`` with physical line numbers; lines DuckDB cannot decode go
+    to ``bad``."""
+    _clear_rejects(con)
+    _x(
+        con,
+        f"""CREATE OR REPLACE TEMP TABLE lines AS
+        SELECT raw, row_number() OVER () AS rn FROM read_csv({_lit(str(path))},
+          columns={{'raw': 'VARCHAR'}}, header=false, delim=E'\\x01', quote='', escape='',
+          auto_detect=false, ignore_errors=true, store_rejects=true, strict_mode=false)""",
+    )
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE bad AS
+        SELECT DISTINCT line::BIGINT AS line,
+          CASE WHEN error_type = 'INVALID ENCODING' THEN 'not UTF-8'
+               ELSE lower(error_type) END AS reason FROM reject_errors""",
+    )
+    _x(con, "CREATE OR REPLACE TEMP TABLE _ex AS SELECT line FROM bad")
+    _physical(con, "lines", "_ex")
+
+
+def read_ndjson(con: Any, path: Path, line_col: str = "line") -> tuple[str, ...]:
+    _read_lines(con, path)
+    _x(
+        con,
+        """INSERT INTO bad SELECT line,
+          CASE WHEN NOT json_valid(raw) THEN 'not valid JSON' ELSE 'not a JSON object' END
+        FROM lines WHERE raw IS NOT NULL AND trim(raw) <> ''
+          AND (NOT json_valid(raw) OR json_type(raw::JSON) <> 'OBJECT')""",
+    )
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE objs AS SELECT line, raw::JSON AS j FROM lines
+        WHERE raw IS NOT NULL AND trim(raw) <> '' AND json_valid(raw)
+          AND json_type(raw::JSON) = 'OBJECT'""",
+    )
+    return _flatten(con)
+
+
+def read_json_array(con: Any, path: Path) -> tuple[str, ...]:
+    try:
+        _x(
+            con,
+            f"""CREATE OR REPLACE TEMP TABLE objs AS SELECT row_number() OVER () AS line,
+            json AS j FROM read_json_objects({_lit(str(path))}, format='array')""",
+        )
+    except Exception as exc:  # duckdb raises its own types; the message says what broke
+        raise LeakedFileError(
+            f"{path.name}: not a readable JSON array ({str(exc).splitlines()[0]}). "
+            "Fix: check the file, or save it as NDJSON (one object per line) so that "
+            "readable records are kept and bad lines are reported one by one"
+        ) from None
+    _x(con, "CREATE OR REPLACE TEMP TABLE bad (line BIGINT, reason VARCHAR)")
+    _x(
+        con,
+        "INSERT INTO bad SELECT line, 'not a JSON object' FROM objs WHERE json_type(j) <> 'OBJECT'",
+    )
+    _x(con, "DELETE FROM objs WHERE json_type(j) <> 'OBJECT'")
+    return _flatten(con)
+
+
+def _flatten(con: Any) -> tuple[str, ...]:
+    """objs(line, j) -> leak(line, columns...): top-level keys, plus ``$properties``."""
+    top = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT unnest(json_keys(j)) FROM objs ORDER BY 1 LIMIT ?", [_MAX_COLUMNS]
+        ).fetchall()
+    ]
+    props: list[str] = []
+    if _PROPS in top:
+        props = [
+            r[0]
+            for r in con.execute(
+                f"""SELECT DISTINCT unnest(json_keys(j -> {_lit("$." + _q(_PROPS))}))
+                FROM objs WHERE json_type(j -> {_lit("$." + _q(_PROPS))}) = 'OBJECT'
+                ORDER BY 1 LIMIT ?""",
+                [_MAX_COLUMNS],
+            ).fetchall()
+        ]
+    cols: list[tuple[str, str]] = [(k, "$." + _q(k)) for k in top if k != _PROPS]
+    cols += [(k, f"$.{_q(_PROPS)}.{_q(k)}") for k in props if k not in top]
+    select = ", ".join(f"json_extract_string(j, {_lit(p)}) AS {_q(k)}" for k, p in cols)
+    _x(
+        con,
+        f"CREATE OR REPLACE TEMP TABLE leak AS SELECT line{', ' + select if select else ''} "
+        "FROM objs",
+    )
+    return tuple(k for k, _ in cols)
+
+
+def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
+    _read_lines(con, path)  # physical lines: blank ones, and undecodable ones
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE _blank AS
+        SELECT line FROM lines WHERE raw IS NULL OR trim(raw) = ''""",
+    )
+    _x(con, "CREATE OR REPLACE TEMP TABLE _lines_bad AS SELECT * FROM bad")
+    _clear_rejects(con)
+    try:
+        _x(
+            con,
+            f"""CREATE OR REPLACE TEMP TABLE leak AS
+            SELECT *, row_number() OVER () AS rn FROM read_csv({_lit(str(path))},
+              all_varchar=true, header=true, ignore_errors=true, store_rejects=true,
+              null_padding=false)""",
+        )
+    except Exception as exc:
+        raise LeakedFileError(
+            f"{path.name}: not readable as CSV ({str(exc).splitlines()[0]}). "
+            "Fix: check the delimiter and header row, or pass --format"
+        ) from None
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE bad AS
+        SELECT DISTINCT line::BIGINT AS line,
+          CASE WHEN error_type = 'INVALID ENCODING' THEN 'not UTF-8'
+               WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
+                 THEN 'ragged: ' || error_message
+               ELSE lower(error_type) END AS reason FROM reject_errors""",
+    )
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE _ex AS
+        SELECT 1::BIGINT AS line UNION SELECT line FROM bad UNION SELECT line FROM _blank
+        UNION SELECT line FROM _lines_bad""",
+    )
+    _physical(con, "leak", "_ex")
+    cols = [r[0] for r in con.execute("DESCRIBE leak").fetchall()]
+    return tuple(c for c in cols if c != "line")
+
+
+def read_parquet_file(con: Any, path: Path) -> tuple[str, ...]:
+    try:
+        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_parquet(path)}").fetchall()]
+        casts = ", ".join(f"CAST({_q(n)} AS VARCHAR) AS {_q(n)}" for n in names)
+        _x(
+            con,
+            f"""CREATE OR REPLACE TEMP TABLE leak AS
+            SELECT row_number() OVER () AS line, {casts} FROM {_parquet(path)}""",
+        )
+    except Exception as exc:
+        raise LeakedFileError(
+            f"{path.name}: not a readable Parquet file ({str(exc).splitlines()[0]}). "
+            "Fix: ask the vendor for a fresh copy, or for CSV/NDJSON"
+        ) from None
+    _x(con, "CREATE OR REPLACE TEMP TABLE bad (line BIGINT, reason VARCHAR)")
+    return tuple(names)
+
+
+def _parquet(path: Path) -> str:
+    return f"read_parquet({_lit(str(path))})"
+
+
+def load_leaked(con: Any, path: Path, fmt: str | None = None) -> LeakedFile:
+    """Load ``path`` into ``leak`` and ``bad``; raise only when nothing can be read."""
+    if not path.is_file():
+        raise LeakedFileError(f"{path}: no such file. Fix: check the path")
+    fmt = fmt or detect_format(path)
+    readers = {
+        "csv": read_csv_file,
+        "ndjson": read_ndjson,
+        "json": read_json_array,
+        "parquet": read_parquet_file,
+    }
+    if fmt not in readers:
+        raise LeakedFileError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    columns = readers[fmt](con, path)
+    rows = con.execute(
+        "SELECT (SELECT count(*) FROM leak) + (SELECT count(*) FROM bad)"
+    ).fetchall()[0]
+    bad = con.execute("SELECT count(*) FROM bad").fetchall()[0]
+    return LeakedFile(path, fmt, columns, int(rows[0]), int(bad[0]))

@@ -1,0 +1,187 @@
+"""The I/O edge of incident work: read ledger, directory and file, save a scope version."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from seawall.core.config import Config
+from seawall.core.errors import ConfigError
+from seawall.core.keys import KeyRing
+from seawall.incident.directory import Person, read_directory
+from seawall.incident.ledger_query import read_ledger_scope
+from seawall.incident.match import MatchResult, match_file
+from seawall.incident.model import Exposure, Incident
+from seawall.incident.scope import (
+    DirectoryIndex,
+    FileHit,
+    build_exposures,
+    carried_hits,
+    default_window,
+    merge_file,
+    summarise,
+)
+from seawall.incident.store import IncidentStore
+from seawall.storage.database import Database
+from seawall.storage.tables import identity_links, ledger_values
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRun:
+    version: int
+    summary: dict[str, object]
+    exposures: list[Exposure]
+
+
+def _people(config: Config) -> dict[str, Person]:
+    if config.directory is None:
+        return {}
+    return {p.user_id: p for p in read_directory(config)}
+
+
+def _check_vendor(config: Config, incident: Incident) -> None:
+    if incident.vendor not in config.vendors:
+        raise ConfigError(
+            f"incident {incident.id} is about vendor '{incident.vendor}', which is not configured",
+            key="vendors",
+            fix=f"add '{incident.vendor}' under vendors, or open the incident for a configured one",
+        )
+
+
+def run_scope(
+    config: Config,
+    db: Database,
+    incident_id: int,
+    *,
+    canary_user_ids: Iterable[str] = (),
+    hits: list[FileHit] | None = None,
+    inputs: dict[str, object] | None = None,
+    timeline: tuple[str, str] = ("scoped", "scope from the ledger"),
+) -> ScopeRun:
+    """Scope from the ledger, merge the file's hits (new ones, else the last version's),
+    and save the result as the next version."""
+    store = IncidentStore(db)
+    incident = store.get(incident_id)
+    _check_vendor(config, incident)
+    start, end = default_window(incident, config.vendors[incident.vendor].contract.retention_days)
+    ledger_key = KeyRing(config.path(config.keys_dir)).ledger_key()
+    people = _people(config)
+    canaries = set(canary_user_ids)
+    index = DirectoryIndex.build(people.values(), ledger_key, canaries)
+    ledger = read_ledger_scope(db, incident.vendor, start, end)
+    exposures = build_exposures(ledger, index)
+    if hits is None:
+        _, previous = store.latest_scope(incident_id)
+        hits = carried_hits(previous)
+    exposures = merge_file(exposures, hits, index)
+    unnamed = sum(
+        1 for p in ledger.people if p.kind == "user" and p.subject not in index.by_fp
+    ) - sum(1 for p in ledger.people if p.subject in index.canary_by_fp and p.kind == "user")
+    summary = summarise(incident, exposures, people, unnamed_users=max(0, unnamed))
+    summary["window"] = {"start": start, "end": end}
+    version = store.save_scope(
+        incident_id,
+        exposures,
+        inputs={
+            "window": [start, end],
+            "directory": config.directory.kind if config.directory else None,
+            "directory_people": len(people),
+            "canaries": len(canaries),
+            "at": time.time(),
+            **(inputs or {}),
+        },
+        summary=summary,
+        timeline=timeline,
+    )
+    if incident.window_start is None and incident.window_end is None:
+        store.set_window(incident_id, start, end)
+    summary["version"] = version
+    return ScopeRun(version, summary, exposures)
+
+
+def fingerprint_lookup(db: Database, vendor: str, by_fp: dict[bytes, str]) -> object:
+    """Value fingerprints -> user ids, through the ledger's values for ``vendor``."""
+
+    def lookup(fps: list[bytes]) -> dict[bytes, str]:
+        out: dict[bytes, str] = {}
+        lv, il = ledger_values, identity_links
+        with db.engine.connect() as conn:
+            for i in range(0, len(fps), 500):
+                chunk = fps[i : i + 500]
+                rows = conn.execute(
+                    select(lv.c.fp, lv.c.subject, il.c.subject)
+                    .select_from(lv.outerjoin(il, il.c.alias == lv.c.subject))
+                    .where(lv.c.vendor == vendor, lv.c.fp.in_(chunk))
+                ).all()
+                for fp, subject, linked in rows:
+                    uid = by_fp.get(bytes(linked or subject))
+                    if uid:
+                        out[bytes(fp)] = uid
+        return out
+
+    return lookup
+
+
+def run_match(
+    config: Config,
+    db: Database,
+    incident_id: int,
+    path: Path,
+    *,
+    canary_user_ids: Iterable[str] = (),
+    overrides: dict[str, str] | None = None,
+    fmt: str | None = None,
+    outcomes: Path | None = None,
+) -> tuple[MatchResult, ScopeRun]:
+    """Classify the leaked file, then re-scope with its hits (a new version)."""
+    store = IncidentStore(db)
+    incident = store.get(incident_id)
+    _check_vendor(config, incident)
+    keys = KeyRing(config.path(config.keys_dir))
+    people = _people(config)
+    canaries = set(canary_user_ids)
+    index = DirectoryIndex.build(people.values(), keys.ledger_key(), canaries)
+    result = match_file(
+        path,
+        people,
+        vendor_key=keys.vendor_key(incident.vendor),
+        ledger_key=keys.ledger_key(),
+        canary_user_ids=canaries,
+        canary_domain=config.canary.domain if config.canary else None,
+        lookup=fingerprint_lookup(db, incident.vendor, {**index.by_fp, **index.canary_by_fp}),  # type: ignore[arg-type]
+        overrides=overrides,
+        fmt=fmt,
+        outcomes=outcomes,
+    )
+    summary = result.summary()
+    store.add_timeline(
+        incident_id,
+        "file_received",
+        f"leaked file {path.name}: {result.rows} rows, {result.matched} matched, "
+        f"{result.unknown} unknown, {result.invalid} invalid",
+        {k: v for k, v in summary.items() if k not in ("invalid_lines", "unknown_lines")},
+    )
+    scope = run_scope(
+        config,
+        db,
+        incident_id,
+        canary_user_ids=canaries,
+        hits=result.hits,
+        inputs={"file": path.name, "file_bytes": path.stat().st_size, "format": result.file.format},
+        timeline=("scoped", f"scope with leaked file {path.name}"),
+    )
+    return result, scope
+
+
+def stored_canary_ids(db: Database) -> set[str]:
+    """Canary user ids from the canary feature's ``canaries`` table, when it exists."""
+    from sqlalchemy import inspect, text
+
+    if not inspect(db.engine).has_table("canaries"):
+        return set()
+    with db.engine.connect() as conn:
+        return {str(r[0]) for r in conn.execute(text("SELECT user_id FROM canaries")) if r[0]}

@@ -1,0 +1,207 @@
+"""Scope: who is exposed, with what, from the ledger and the leaked file. Pure.
+
+Inputs are the ledger's per-person rows (``ledger_query``), the directory, the ledger
+key and the canary ids; the output is one ``Exposure`` per person. I/O lives in
+``incident.run``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from seawall.incident.directory import Person
+from seawall.incident.keyed import fingerprints
+from seawall.incident.ledger_query import LedgerScope
+from seawall.incident.model import Exposure, Incident, Provenance
+from seawall.incident.risk import risk_tier
+
+DAY = 86_400.0
+# Field names that tell the vendor which organisation a person belongs to.
+ORG_FIELDS = frozenset(
+    {"org_id", "$group_key", "$group_id", "$groups", "company", "company_id", "groupId"}
+)
+
+
+def default_window(
+    incident: Incident, retention_days: int | None
+) -> tuple[float | None, float | None]:
+    """The incident's window, else everything the vendor still retains up to the breach.
+
+    The breach time is when the vendor detected it, else when we became aware; the
+    start is that minus the contract's retention (None: since the beginning).
+    """
+    end = incident.window_end
+    if end is None:
+        end = incident.detected_at if incident.detected_at is not None else incident.aware_at
+    start = incident.window_start
+    if start is None and retention_days is not None:
+        start = end - retention_days * DAY
+    return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryIndex:
+    """The directory keyed the way the ledger is: by fingerprint."""
+
+    people: dict[str, Person]  # user id -> person
+    by_fp: dict[bytes, str]  # fingerprint of user id -> user id
+    org_by_fp: dict[bytes, str]  # fingerprint of org id -> org id
+    canary_by_fp: dict[bytes, str]  # fingerprint of canary user id -> canary user id
+
+    @classmethod
+    def build(
+        cls, people: Iterable[Person], ledger_key: bytes, canary_user_ids: Iterable[str] = ()
+    ) -> DirectoryIndex:
+        by_id = {p.user_id: p for p in people}
+        ids = list(by_id)
+        orgs = sorted({p.org_id for p in by_id.values() if p.org_id})
+        canaries = sorted(set(canary_user_ids))
+        return cls(
+            people=by_id,
+            by_fp=dict(zip(fingerprints(ledger_key, ids), ids, strict=True)),
+            org_by_fp=dict(zip(fingerprints(ledger_key, orgs), orgs, strict=True)),
+            canary_by_fp=dict(zip(fingerprints(ledger_key, canaries), canaries, strict=True)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FileHit:
+    """One person the leaked file shows (a user or a canary), with the columns it shows."""
+
+    user_id: str
+    subject: str  # hex fingerprint of the user id, as the ledger would key it
+    fields: tuple[str, ...]
+    categories: tuple[str, ...]
+    canary: bool = False
+
+
+def _tier(categories: Sequence[str], fields: Sequence[str], person: Person | None) -> str:
+    has_org = any(f in ORG_FIELDS for f in fields)
+    tier, _ = risk_tier(categories, has_org=has_org, role=person.role if person else None)
+    return tier
+
+
+def build_exposures(ledger: LedgerScope, index: DirectoryIndex) -> list[Exposure]:
+    """One exposure per person the ledger says the vendor received data about."""
+    out: list[Exposure] = []
+    cat_of = ledger.categories
+    combos: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for p in ledger.people:
+        cats = combos.get(p.fields)
+        if cats is None:
+            cats = combos[p.fields] = tuple(sorted({cat_of.get(f, "unknown") for f in p.fields}))
+        canary_id = index.canary_by_fp.get(p.subject)
+        user_id = canary_id or index.by_fp.get(p.subject)
+        person = index.people.get(user_id) if user_id else None
+        orgs = {index.org_by_fp[o] for o in ledger.orgs.get(p.subject, ()) if o in index.org_by_fp}
+        if person and person.org_id:
+            orgs.add(person.org_id)
+        out.append(
+            Exposure(
+                subject=p.subject.hex(),
+                user_id=user_id if (p.kind == "user" or user_id) else None,
+                org_ids=tuple(sorted(orgs)),
+                categories=cats,
+                fields=p.fields,
+                provenance="ledger",
+                risk_tier=_tier(cats, p.fields, person),  # type: ignore[arg-type]
+                first_seen=p.first_seen,
+                last_seen=p.last_seen,
+                canary=canary_id is not None,
+            )
+        )
+    return out
+
+
+def merge_file(
+    exposures: Sequence[Exposure], hits: Iterable[FileHit], index: DirectoryIndex
+) -> list[Exposure]:
+    """Mark provenance: ledger only, file only, or both; file fields are kept apart."""
+    by_subject = {e.subject: e for e in exposures}
+    seen: set[str] = set()
+    for hit in hits:
+        seen.add(hit.subject)
+        person = index.people.get(hit.user_id)
+        old = by_subject.get(hit.subject)
+        if old is None:
+            cats = tuple(sorted(set(hit.categories)))
+            by_subject[hit.subject] = Exposure(
+                subject=hit.subject,
+                user_id=hit.user_id,
+                org_ids=(person.org_id,) if person and person.org_id else (),
+                categories=cats,
+                fields=(),
+                provenance="file",
+                risk_tier=_tier(cats, hit.fields, person),  # type: ignore[arg-type]
+                canary=hit.canary,
+                file_fields=tuple(sorted(set(hit.fields))),
+            )
+            continue
+        cats = tuple(sorted(set(old.categories) | set(hit.categories)))
+        prov: Provenance = "both" if old.provenance in ("ledger", "both") else "file"
+        by_subject[hit.subject] = replace(
+            old,
+            categories=cats,
+            provenance=prov,
+            risk_tier=_tier(cats, (*old.fields, *hit.fields), person),  # type: ignore[arg-type]
+            file_fields=tuple(sorted(set(old.file_fields) | set(hit.fields))),
+        )
+    for subject, e in by_subject.items():
+        if subject not in seen and e.provenance == "both":
+            by_subject[subject] = replace(e, provenance="ledger")
+    return [by_subject[s] for s in sorted(by_subject)]
+
+
+def carried_hits(previous: Iterable[Exposure]) -> list[FileHit]:
+    """The file side of an earlier version, so a ledger re-run keeps what the file showed."""
+    return [
+        FileHit(e.user_id, e.subject, e.file_fields, (), e.canary)
+        for e in previous
+        if e.provenance in ("file", "both") and e.user_id is not None
+    ]
+
+
+def summarise(
+    incident: Incident,
+    exposures: Sequence[Exposure],
+    people: Mapping[str, Person],
+    *,
+    unnamed_users: int = 0,
+) -> dict[str, object]:
+    """The counts ``incident scope --json`` prints; canaries are counted apart."""
+    real = [e for e in exposures if not e.canary]
+    named = [e for e in real if e.user_id is not None]
+    categories: Counter[str] = Counter()
+    combos: Counter[str] = Counter()
+    tiers: Counter[str] = Counter({"high": 0, "medium": 0, "low": 0})
+    provenance: Counter[str] = Counter({"ledger": 0, "file": 0, "both": 0})
+    countries: Counter[str] = Counter()
+    orgs: Counter[str] = Counter()
+    for e in real:
+        categories.update(e.categories)
+        combos["+".join(e.categories) or "(none)"] += 1
+        tiers[e.risk_tier] += 1
+        provenance[e.provenance] += 1
+        orgs.update(e.org_ids)
+        person = people.get(e.user_id) if e.user_id else None
+        if person is not None:
+            countries[person.country or "unknown"] += 1
+    return {
+        "incident": incident.id,
+        "vendor": incident.vendor,
+        "subjects": len(real),
+        "users": len(named) + unnamed_users,
+        "named": sum(1 for e in named if e.user_id in people),
+        "unnamed": unnamed_users,
+        "orgs": len(orgs),
+        "anonymous": len(real) - len(named) - unnamed_users,
+        "canaries": len(exposures) - len(real),
+        "categories": dict(categories.most_common()),
+        "field_combinations": dict(combos.most_common()),
+        "risk_tiers": dict(tiers),
+        "provenance": dict(provenance),
+        "countries": dict(countries.most_common()),
+        "top_orgs": dict(orgs.most_common(20)),
+    }
