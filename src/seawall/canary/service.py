@@ -1,0 +1,225 @@
+"""What ``seawall serve`` runs when ``canary:`` is configured.
+
+* ``beacon_route(runtime)``: the ``/c/{token}`` route, to mount in the gateway app;
+* ``start_canary_services(runtime, stop)``: the SMTP tripwire on ``canary.smtp_listen``,
+  the alert loop (folded summaries) and the periodic re-plant, as asyncio tasks that
+  end when ``stop`` is set.
+
+Both share one ``CanaryService`` per runtime (address book, dispatcher), created on
+first use, so a beacon hit and a mail to the same canary are folded together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from starlette.routing import Route, Router
+
+from seawall.canary.beacon import BeaconHandler
+from seawall.canary.deliver import Dispatcher, IncidentRecorder
+from seawall.canary.model import Canary, Channel
+from seawall.canary.plant import plant
+from seawall.canary.smtp import MAX_BYTES, AddressBook, TripwireHandler, start_smtp
+from seawall.canary.store import CanaryStore
+from seawall.gateway.runtime import Runtime
+
+log = logging.getLogger("seawall.canary")
+REPLANT_SECONDS = 24 * 3600.0  # a profile refreshed daily looks like an active user
+SUMMARY_SECONDS = 300.0
+_ATTR = "_seawall_canary_service"
+
+
+class CanaryService:
+    """The canary parts of one running gateway."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        incidents: IncidentRecorder | None = None,
+        summary_interval: float = SUMMARY_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_mail_bytes: int = MAX_BYTES,
+    ) -> None:
+        self.runtime = runtime
+        self.store = CanaryStore(runtime.db)
+        if incidents is None:
+            from seawall.incident.store import IncidentStore
+
+            incidents = IncidentStore(runtime.db)
+        alerts = runtime.config.alerts
+        self.dispatcher = Dispatcher(
+            self.store,
+            incidents,
+            webhooks=list(alerts.webhooks) if alerts else [],
+            email_to=alerts.email if alerts else None,
+            smtp=runtime.config.smtp,
+            interval=summary_interval,
+            transport=transport,
+        )
+        self.book = AddressBook(self.store.list)
+        self.max_mail_bytes = max_mail_bytes
+        self._by_token: dict[str, Canary] = {}
+        self.beacon = self.beacon_handler()
+
+    async def on_hit(
+        self,
+        canary: Canary,
+        channel: Channel,
+        evidence: dict[str, Any],
+        brief: dict[str, Any],
+        remote: str | None,
+    ) -> None:
+        await self.dispatcher.hit(canary, channel, evidence, brief, remote)
+
+    async def lookup_token(self, token_hash: str) -> Canary | None:
+        found = self._by_token.get(token_hash)
+        if found is None:
+            found = await asyncio.to_thread(self.store.by_token_hash, token_hash)
+            if found is not None:
+                self._by_token[token_hash] = found
+        return found
+
+    def beacon_handler(self) -> BeaconHandler:
+        async def on_visit(
+            c: Canary, ev: dict[str, Any], brief: dict[str, Any], ip: str | None
+        ) -> None:
+            await self.on_hit(c, "beacon", ev, brief, ip)
+
+        return BeaconHandler(self.lookup_token, on_visit, self.runtime.client_ip)
+
+    def smtp_handler(self) -> TripwireHandler:
+        async def on_mail(
+            c: Canary, ev: dict[str, Any], brief: dict[str, Any], ip: str | None
+        ) -> None:
+            await self.on_hit(c, "email", ev, brief, ip)
+
+        return TripwireHandler(self.book, on_mail)
+
+    async def serve_smtp(self, stop: asyncio.Event) -> None:
+        """The SMTP tripwire until ``stop``."""
+        canary = self.runtime.config.canary
+        assert canary is not None
+        await self.book.reload()
+        try:
+            server = await start_smtp(
+                self.smtp_handler(), canary.smtp_listen, canary.domain, self.max_mail_bytes
+            )
+        except OSError as exc:
+            log.error(
+                "canary SMTP tripwire cannot listen on %s (%s); fix canary.smtp_listen "
+                "or stop what holds the port",
+                canary.smtp_listen,
+                exc.strerror,
+            )
+            raise
+        log.info("canary SMTP tripwire on %s for @%s", canary.smtp_listen, canary.domain)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 5)
+
+    async def replant(self, stop: asyncio.Event, every: float = REPLANT_SECONDS) -> None:
+        """Plant at start, then every ``every`` seconds (with jitter, so plantings do not
+        form a recognisable rhythm in the vendor's data)."""
+        while not stop.is_set():
+            try:
+                canaries = await asyncio.to_thread(self.store.list)
+                if canaries:
+                    await plant(self.runtime, self.store, canaries)
+            except Exception:
+                log.exception("canary re-plant failed; retrying at the next interval")
+            wait = every * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+
+def service_for(runtime: Runtime, **options: Any) -> CanaryService:
+    """The runtime's canary service (created on first use; ``options`` apply then)."""
+    service: CanaryService | None = getattr(runtime, _ATTR, None)
+    if service is None:
+        service = CanaryService(runtime, **options)
+        setattr(runtime, _ATTR, service)
+    return service
+
+
+def beacon_route(runtime: Runtime | Callable[[], Runtime], path: str = "/c/{token}") -> Route:
+    """The beacon route. Pass the runtime, or a function returning it when the runtime
+    is built later (the gateway builds it in its lifespan)."""
+
+    async def endpoint(request: Any) -> Any:
+        rt = runtime if isinstance(runtime, Runtime) else runtime()
+        return await service_for(rt).beacon(request)
+
+    return Route(path, endpoint, methods=["GET", "HEAD"])
+
+
+def start_canary_services(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    *,
+    smtp: bool = True,
+    replant_every: float | None = REPLANT_SECONDS,
+    **options: Any,
+) -> list[asyncio.Task[None]]:
+    """Start the tripwires' background work; every task ends once ``stop`` is set.
+
+    Nothing starts when the config has no ``canary:`` section. ``replant_every=None``
+    turns re-planting off (``seawall canary listen``).
+    """
+    if runtime.config.canary is None:
+        return []
+    service = service_for(runtime, **options)
+    tasks = [asyncio.create_task(service.dispatcher.run(stop), name="canary-alerts")]
+    if smtp:
+        tasks.append(asyncio.create_task(service.serve_smtp(stop), name="canary-smtp"))
+    if replant_every is not None:
+        tasks.append(
+            asyncio.create_task(service.replant(stop, replant_every), name="canary-replant")
+        )
+    return tasks
+
+
+class WithCanaries:
+    """An ASGI wrapper that adds the canary parts to a gateway app built with an
+    explicit runtime: ``/c/{token}`` is answered here, everything else (and the
+    lifespan) goes to the gateway, and the canary tasks run for the app's lifetime.
+
+    The gateway wires the same two calls into ``create_app`` itself; this wrapper is
+    for tests, the benchmark and embedding."""
+
+    def __init__(self, app: Any, runtime: Runtime, **options: Any) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.options = options
+        self.router = Router([beacon_route(runtime)])
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/c/"):
+            await self.router(scope, receive, send)
+            return
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def lifespan_receive() -> Any:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.stop.clear()
+                self.tasks = start_canary_services(self.runtime, self.stop, **self.options)
+            elif message["type"] == "lifespan.shutdown":
+                self.stop.set()
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+            return message
+
+        await self.app(scope, lifespan_receive, send)

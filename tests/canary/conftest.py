@@ -1,0 +1,155 @@
+"""A real gateway with the canary parts, two local vendor sinks, an SMTP tripwire and
+a webhook receiver, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from seawall.canary.mint import canary_key
+from seawall.canary.model import Canary
+from seawall.canary.plant import mint_canaries, plant
+from seawall.canary.service import WithCanaries
+from seawall.canary.store import CanaryStore
+from seawall.core.config import Config, parse_config
+from seawall.gateway.app import create_app
+from seawall.gateway.runtime import Runtime
+from seawall.sink.server import free_port, running_sink
+from tests.gateway.conftest import stack_config
+from tests.support import serve_app
+
+# A CRM keeps contact details (that is its job): the canary's address and link arrive.
+CRM_POLICY = {
+    "default": "drop",
+    "free_text": "keep",
+    "rules": [
+        {"field": ["event", "$email", "$name", "$website", "time", "$insert_id"], "action": "keep"},
+        {"field": ["distinct_id", "$user_id", "$device_id"], "action": "pseudonymize"},
+    ],
+}
+MAILER_POLICY = {
+    "default": "drop",
+    "free_text": "keep",
+    "rules": [
+        {"field": ["event", "traits.email", "traits.name", "traits.website"], "action": "keep"},
+        {"field": ["userId", "anonymousId"], "action": "pseudonymize"},
+    ],
+}
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint: every POSTed JSON body, with its path."""
+
+    url: str
+    bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def json(self, path: str = "/hook") -> list[dict[str, Any]]:
+        with self.lock:
+            return [b for p, b in self.bodies if p == path]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    port = free_port()
+    rec = Receiver(url=f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = orjson.loads(self.rfile.read(length))
+            with rec.lock:
+                rec.bodies.append((self.path, body))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def canary_config(
+    tmp_path: Path, sinks: dict[str, str], hook: str, gateway_port: int, smtp_port: int
+) -> Config:
+    base = stack_config(tmp_path, sinks["crm"])
+    data = base.model_dump(mode="json")
+    data["vendors"]["crm"] = {
+        "kind": "mixpanel",
+        "endpoint": sinks["crm"],
+        "token": "crm-token",
+        "policy": CRM_POLICY,
+    }
+    data["vendors"]["mailer"] = {
+        "kind": "segment",
+        "endpoint": sinks["mailer"],
+        "write_key": "mailer-key",
+        "policy": MAILER_POLICY,
+    }
+    data["canary"] = {
+        "domain": "canary.example.com",
+        "smtp_listen": f"127.0.0.1:{smtp_port}",
+        "beacon_base": f"http://127.0.0.1:{gateway_port}",
+    }
+    data["alerts"] = {"webhooks": [f"{hook}/hook", f"{hook}/slack#slack"], "email": None}
+    return parse_config(data, base_dir=str(tmp_path))
+
+
+@dataclass
+class CanaryStack:
+    url: str
+    config: Config
+    runtime: Runtime
+    receiver: Receiver
+    sinks: dict[str, Path]
+    smtp_port: int
+    store: CanaryStore
+
+    def mint(self, vendor: str, count: int = 1) -> list[tuple[Canary, str]]:
+        rt = self.runtime
+        return mint_canaries(
+            self.config, rt.policies, canary_key(rt.keys), self.store, vendor, count
+        )
+
+    def plant(self) -> int:
+        return asyncio.run(plant(self.runtime, self.store, self.store.list()))
+
+    def received(self, vendor: str) -> list[dict[str, Any]]:
+        out = self.sinks[vendor]
+        if not out.exists():
+            return []
+        return [orjson.loads(line) for line in out.read_bytes().splitlines() if line]
+
+
+@pytest.fixture
+def canary_stack(tmp_path: Path, receiver: Receiver) -> Iterator[CanaryStack]:
+    outs = {"crm": tmp_path / "crm.ndjson", "mailer": tmp_path / "mailer.ndjson"}
+    with running_sink(outs["crm"]) as crm, running_sink(outs["mailer"]) as mailer:
+        port, smtp_port = free_port(), free_port()
+        cfg = canary_config(
+            tmp_path, {"crm": crm.url, "mailer": mailer.url}, receiver.url, port, smtp_port
+        )
+        rt = Runtime.build(cfg)
+        app = WithCanaries(create_app(cfg, runtime=rt), rt, summary_interval=1.5)
+        try:
+            with serve_app(app, port=port) as url:
+                yield CanaryStack(url, cfg, rt, receiver, outs, smtp_port, CanaryStore(rt.db))
+        finally:
+            rt.close()
