@@ -186,7 +186,7 @@ def _stage_rows(con: Any, columns: Mapping[str, str]) -> None:
     shown = ", ".join(
         f"CASE WHEN {_q(c)} IS NOT NULL AND {_q(c)} <> '' THEN {_lit(c)} END" for c in columns
     )
-    shown_expr = f"list_filter([{shown}], x -> x IS NOT NULL)" if shown else "[]::VARCHAR[]"
+    shown_expr = f"list_filter([{shown}], lambda x: x IS NOT NULL)" if shown else "[]::VARCHAR[]"
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE r AS SELECT line, {id_expr} AS id,
