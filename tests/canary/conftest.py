@@ -139,7 +139,15 @@ class CanaryStack:
 
 
 @pytest.fixture
-def canary_stack(tmp_path: Path, receiver: Receiver) -> Iterator[CanaryStack]:
+def summary_interval() -> float:
+    """Seconds between summaries of a canary's folded hits (override per module)."""
+    return 1.5
+
+
+@pytest.fixture
+def canary_stack(
+    tmp_path: Path, receiver: Receiver, summary_interval: float
+) -> Iterator[CanaryStack]:
     outs = {"crm": tmp_path / "crm.ndjson", "mailer": tmp_path / "mailer.ndjson"}
     with running_sink(outs["crm"]) as crm, running_sink(outs["mailer"]) as mailer:
         port, smtp_port = free_port(), free_port()
@@ -147,7 +155,7 @@ def canary_stack(tmp_path: Path, receiver: Receiver) -> Iterator[CanaryStack]:
             tmp_path, {"crm": crm.url, "mailer": mailer.url}, receiver.url, port, smtp_port
         )
         rt = Runtime.build(cfg)
-        app = WithCanaries(create_app(cfg, runtime=rt), rt, summary_interval=1.5)
+        app = WithCanaries(create_app(cfg, runtime=rt), rt, summary_interval=summary_interval)
         try:
             with serve_app(app, port=port) as url:
                 yield CanaryStack(url, cfg, rt, receiver, outs, smtp_port, CanaryStore(rt.db))

@@ -63,7 +63,7 @@ class CanaryService:
             interval=summary_interval,
             transport=transport,
         )
-        self.book = AddressBook(self.store.list)
+        self.book = AddressBook(self.store.list, self.store.by_email)
         self.max_mail_bytes = max_mail_bytes
         self._by_token: dict[str, Canary] = {}
         self.beacon = self.beacon_handler()

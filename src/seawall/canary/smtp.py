@@ -7,14 +7,16 @@ only then answered ``250``; the alert goes out in the background.
 
 A message over ``max_bytes`` is refused with 552 as usual, but it still fires: the
 server keeps the first ``HEAD_BYTES`` of what it read, so the alert names the sender,
-subject and recipients of the oversized mail without holding all of it in memory.
+subject and recipients of the oversized mail without holding all of it in memory. (A
+declared ``SIZE`` is therefore not refused at MAIL; an MTA that honours the advertised
+limit and never connects cannot be seen.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -26,30 +28,33 @@ from seawall.canary.model import Canary
 log = logging.getLogger("seawall.canary")
 MAX_BYTES = 10 * 1024 * 1024  # the usual provider limit; larger mail is refused
 HEAD_BYTES = 256 * 1024  # what is kept of a refused mail, for its evidence
-RELOAD_AFTER = 1.0  # seconds between address-book reloads on an unknown address
 
+_SIZE_PARAM = re.compile(r"\s+SIZE=\d+", re.IGNORECASE)
 OnMail = Callable[[Canary, dict[str, Any], dict[str, Any], str | None], Awaitable[None]]
 
 
 class AddressBook:
-    """Canary addresses, loaded from the store; reloaded (at most once a second) when
-    an unknown address arrives, so canaries minted by another process are found."""
+    """Canary addresses, loaded from the store. An address not yet known is looked up
+    on its own (one indexed read), so a canary minted by another process a moment ago
+    is accepted, and a dictionary attack costs one cheap read per guess."""
 
-    def __init__(self, load: Callable[[], list[Canary]]) -> None:
+    def __init__(
+        self, load: Callable[[], list[Canary]], load_one: Callable[[str], Canary | None]
+    ) -> None:
         self._load = load
+        self._load_one = load_one
         self._by_email: dict[str, Canary] = {}
-        self._loaded_at = float("-inf")
 
     async def find(self, address: str) -> Canary | None:
         key = normalise_address(address)
         found = self._by_email.get(key)
-        if found is None and time.monotonic() - self._loaded_at >= RELOAD_AFTER:
-            await self.reload()
-            found = self._by_email.get(key)
+        if found is None and "@" in key and len(key) <= 320:
+            found = await asyncio.to_thread(self._load_one, key)
+            if found is not None:
+                self._by_email[key] = found
         return found
 
     async def reload(self) -> None:
-        self._loaded_at = time.monotonic()
         canaries = await asyncio.to_thread(self._load)
         self._by_email = {c.email.lower(): c for c in canaries}
 
@@ -142,6 +147,12 @@ class TripwireSMTP(SMTP):
     def __init__(self, handler: TripwireHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.tripwire = handler
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        # A declared SIZE over the limit would be refused here, before RCPT names the
+        # canary: let it through, so the oversized mail is read (and discarded past
+        # the head), recorded and refused at the end of DATA instead.
+        await super().smtp_MAIL(_SIZE_PARAM.sub("", arg) if arg else arg)
 
     async def smtp_DATA(self, arg: str) -> None:
         envelope, session = self.envelope, self.session

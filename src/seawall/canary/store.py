@@ -124,6 +124,13 @@ class CanaryStore:
             ).one_or_none()
         return None if row is None else _canary(row)
 
+    def by_email(self, email: str) -> Canary | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(
+                select(canaries).where(canaries.c.email == email.lower())
+            ).one_or_none()
+        return None if row is None else _canary(row)
+
     def mark_planted(self, ids: Iterable[str], at: float) -> None:
         """Record a planting: the first sets ``planted_at``, every one ``refreshed_at``."""
         id_list = list(ids)
