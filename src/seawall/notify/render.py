@@ -1,0 +1,202 @@
+"""Notices as text: Jinja2 templates per locale, HTML and plain-text parts.
+
+Templates live in ``templates/<locale>/<kind>.<part>.j2`` (kind ``user`` or
+``org_admin``; part ``subject``, ``txt`` or ``html``); a custom folder given with
+``--templates`` is searched first, then the shipped one. A locale falls back from
+``fr-ca`` to ``fr`` to ``en``.
+
+Guarantees, each so that a broken template never reaches a mailbox:
+
+- ``StrictUndefined``: a variable the context lacks is an error, not an empty string;
+- HTML parts are autoescaped (a name like ``<script>`` prints as text); plain-text
+  parts are not HTML and are not escaped;
+- errors name the template file and line (``TemplateError``), and :meth:`Renderer.check`
+  renders every (kind, locale) a campaign needs before its first notice is claimed.
+
+The exposed data is given to templates as phrases built from categories
+(``exposed``, ``exposed_text``), never as values: the notice store has no values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+
+from seawall.incident.model import Incident
+from seawall.notify.address import clean_name
+from seawall.notify.errors import TemplateError
+from seawall.notify.phrases import join, phrases
+
+SHIPPED = Path(__file__).parent / "templates"
+DEFAULT_LOCALE = "en"
+PARTS = ("subject", "txt", "html")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _date(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d")
+
+
+def notice_context(
+    *,
+    kind: str,
+    locale: str,
+    name: str | None,
+    categories: Iterable[str],
+    incident: Incident,
+    sender_name: str,
+    contact_email: str,
+    reference: str,
+    org_id: str | None = None,
+    members: int | None = None,
+) -> dict[str, Any]:
+    """Every variable a template may use; each key is always present."""
+    exposed = phrases(categories, locale)
+    return {
+        "kind": kind,
+        "locale": locale,
+        "recipient": {"name": clean_name(name)},
+        "exposed": exposed,
+        "exposed_text": join(exposed, locale),
+        "incident": {
+            "id": incident.id,
+            "vendor": incident.vendor,
+            "detected": _date(incident.detected_at),
+            "aware": _date(incident.aware_at),
+            "window_start": _date(incident.window_start),
+            "window_end": _date(incident.window_end),
+        },
+        "org": {"id": org_id, "members": members or 0},
+        "sender_name": clean_name(sender_name),
+        "contact_email": contact_email,
+        "reference": reference,
+    }
+
+
+def sample_context(kind: str, locale: str) -> dict[str, Any]:
+    """A full context with made-up values, to render-check templates before sending."""
+    incident = Incident(
+        id=0,
+        vendor="vendor",
+        title="check",
+        trigger="manual",
+        status="open",
+        opened_at=0.0,
+        aware_at=0.0,
+        detected_at=0.0,
+        window_start=0.0,
+        window_end=0.0,
+    )
+    return notice_context(
+        kind=kind,
+        locale=locale,
+        name="Check",
+        categories=("user.contact.email", "user.name"),
+        incident=incident,
+        sender_name="Security",
+        contact_email="security@example.com",
+        reference="SW-0-0",
+        org_id="org" if kind == "org_admin" else None,
+        members=1 if kind == "org_admin" else None,
+    )
+
+
+class Renderer:
+    """Renders notices from the shipped templates, or a custom folder searched first."""
+
+    def __init__(self, templates: Path | None = None) -> None:
+        paths = [str(templates)] if templates is not None else []
+        paths.append(str(SHIPPED))
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(paths),
+            # HTML parts are escaped; plain-text parts are not HTML, escaping would corrupt them.
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html.j2",), default_for_string=True, default=False
+            ),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._resolved: dict[str, str] = {}
+
+    def locale_for(self, locale: str) -> str:
+        """The most specific shipped or custom locale for ``locale`` (``en`` at last)."""
+        found = self._resolved.get(locale)
+        if found is None:
+            base = locale.split("-", maxsplit=1)[0]
+            names = set(self._env.list_templates(extensions=["j2"]))
+            found = next(
+                (c for c in (locale, base) if f"{c}/user.txt.j2" in names),
+                DEFAULT_LOCALE,
+            )
+            self._resolved[locale] = found
+        return found
+
+    def render(self, kind: str, locale: str, context: Mapping[str, Any]) -> Rendered:
+        """Subject, text and HTML for one notice; TemplateError names file and line."""
+        loc = self.locale_for(locale)
+        out = [self._part(f"{loc}/{kind}.{part}.j2", context) for part in PARTS]
+        subject = _SPACE.sub(" ", clean_name(out[0])).strip()
+        if not subject:
+            raise TemplateError(
+                "renders an empty subject", path=f"{loc}/{kind}.subject.j2", fix="write one"
+            )
+        return Rendered(subject=subject, text=out[1], html=out[2])
+
+    def check(self, shapes: Iterable[tuple[str, str]]) -> None:
+        """Compile and render every (kind, locale) with a sample: errors before sending."""
+        for kind, locale in sorted(set(shapes)):
+            self.render(kind, locale, sample_context(kind, self.locale_for(locale)))
+
+    def _part(self, name: str, context: Mapping[str, Any]) -> str:
+        try:
+            return self._env.get_template(name).render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"line {exc.lineno}: {exc.message}",
+                path=exc.filename or name,
+                fix="correct the template syntax near that line",
+            ) from None
+        except jinja2.TemplateNotFound:
+            raise TemplateError(
+                "template not found",
+                path=name,
+                fix="a template folder needs <locale>/<kind>.subject.j2, .txt.j2 and .html.j2",
+            ) from None
+        except jinja2.UndefinedError as exc:
+            path, line = _template_frame(sys.exc_info()[2], name)
+            raise TemplateError(
+                f"line {line}: {exc.message}",
+                path=path,
+                fix="use only the variables notices provide (see docs/notify.md), "
+                "or give a default with |default('...')",
+            ) from None
+
+
+def _template_frame(tb: TracebackType | None, name: str) -> tuple[str, int | str]:
+    """The template file and line where rendering failed, from Jinja's rewritten traceback."""
+    found: tuple[str, int | str] = (name, "?")
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,168 @@
+"""Delivery over SMTP: one message, one connection per worker, replies classified.
+
+Built on the standard library (``smtplib`` in worker threads): each worker keeps one
+connection open and reuses it, which reaches several hundred messages a second against
+a local server (see docs/benchmarks.md), so no asyncio SMTP client is needed.
+
+Replies: 2xx is ``sent``; 4xx, a dropped connection or a timeout is ``temporary`` (the
+notice is retried later with backoff); 5xx is ``permanent`` and the server's reply is
+kept. Authentication and TLS failures raise DeliveryError: they concern every notice,
+so the campaign stops before spending its recipients.
+
+Messages are built with ``email.message.EmailMessage`` and ``email.policy.SMTP``: the
+header machinery folds and encodes values, display names are stripped of CR/LF
+(``address.clean_name``) and addresses were validated when the campaign was planned
+(and again here). No List-Unsubscribe: a security notice is transactional.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Literal
+
+from seawall.core.config import Smtp
+from seawall.notify.address import check_address, clean_name
+from seawall.notify.errors import DeliveryError
+from seawall.notify.render import Rendered
+
+Result = Literal["sent", "temporary", "permanent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    result: Result
+    reply: str  # "250 ..." or the refusal, as the server worded it
+
+
+def build_message(
+    *,
+    sender: Address,
+    to_name: str | None,
+    to_address: str,
+    rendered: Rendered,
+    message_id: str,
+    locale: str,
+    reference: str,
+) -> EmailMessage:
+    """A multipart/alternative notice (text, then HTML); ValueError on a bad address."""
+    checked = check_address(to_address)
+    if checked is None:
+        raise ValueError("the recipient address is not a valid local@domain address")
+    local, _, domain = checked.rpartition("@")
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = Address(display_name=clean_name(to_name), username=local, domain=domain)
+    msg["Subject"] = clean_name(rendered.subject) or "Security notice"
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Seawall-Reference"] = reference
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    msg["Content-Language"] = locale  # after set_content, which clears Content-* headers
+    return msg
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second across threads (0: unlimited)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return f"{code} {' '.join(text.split())}"
+
+
+def _classify(code: int, message: bytes | str) -> Delivery:
+    if 200 <= code < 300:
+        return Delivery("sent", _reply(code, message))
+    return Delivery("permanent" if code >= 500 else "temporary", _reply(code, message))
+
+
+class SmtpConnection:
+    """One reusable connection to the configured server (not shared between threads)."""
+
+    def __init__(self, config: Smtp, *, timeout: float = 30.0) -> None:
+        self._config = config
+        self._timeout = timeout
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self._config
+        context = ssl.create_default_context()
+        try:
+            conn: smtplib.SMTP
+            if c.tls:
+                conn = smtplib.SMTP_SSL(c.host, c.port, timeout=self._timeout, context=context)
+            else:
+                conn = smtplib.SMTP(c.host, c.port, timeout=self._timeout)
+            conn.ehlo()
+            if c.starttls and not c.tls:
+                conn.starttls(context=context)
+                conn.ehlo()
+            if c.username:
+                conn.login(c.username, c.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(
+                f"the SMTP server {c.host}:{c.port} refused the login of '{c.username}': "
+                f"{_reply(exc.smtp_code, exc.smtp_error)}; check smtp.username and the "
+                "password variable"
+            ) from None
+        except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
+            raise DeliveryError(
+                f"TLS with the SMTP server {c.host}:{c.port} failed ({exc}); check smtp.tls "
+                "(implicit TLS, usually port 465) and smtp.starttls (usually port 587)"
+            ) from None
+        return conn
+
+    def deliver(self, msg: EmailMessage, from_address: str, to_address: str) -> Delivery:
+        """One SMTP transaction; never raises for a refusal, only for a server we cannot use."""
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            refused = self._conn.sendmail(from_address, [to_address], msg.as_bytes())
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, message = exc.recipients.get(to_address, (550, b"recipient refused"))
+            return _classify(code, message)
+        except smtplib.SMTPResponseException as exc:  # sender refused, data refused, 421...
+            if exc.smtp_code == 421:
+                self.close()
+            return _classify(exc.smtp_code, exc.smtp_error)
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            return Delivery("temporary", f"connection: {type(exc).__name__}: {exc}")
+        if refused:
+            code, message = refused[to_address]
+            return _classify(code, message)
+        return Delivery("sent", "250 accepted")
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()

@@ -1,0 +1,418 @@
+"""Campaigns and notices in the database.
+
+A notice moves ``pending -> sending -> sent | failed | suppressed`` (and back from
+``sending`` to ``pending`` on a temporary SMTP failure, due again later). Its key is
+(campaign, recipient): a campaign cannot hold two notices for one recipient.
+
+The crash rule: ``sending`` is committed *before* the SMTP transaction starts, and the
+outcome after it ends. A notice still ``sending`` when no run is alive is therefore
+exactly one whose delivery is uncertain; a resumed run sends it again (at least once)
+and marks it ``uncertain`` so ``notify status`` can name it. At most ``concurrency``
+notices are ``sending`` at a time, which bounds the duplicates a crash can cause.
+
+Writes go through the database's single group-committing writer; the claim of the
+next notice and the outcome of the previous one share one commit.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, cast
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from seawall.notify.campaign import Kind, PlannedNotice, Told
+from seawall.notify.errors import NotifyError
+from seawall.notify.model import STATES, Campaign, Claim, Notice, Outcome
+from seawall.notify.tables import notify_campaigns, notify_notices, notify_suppressions
+from seawall.storage.database import Database
+
+_TOLD_STATES = ("pending", "sending", "sent")
+_CHUNK = 5_000
+c_t = notify_campaigns
+n_t = notify_notices
+
+
+def _campaign(row: Row[Any]) -> Campaign:
+    m = row._mapping
+    return Campaign(
+        id=int(m["id"]),
+        incident=int(m["incident"]),
+        scope_version=int(m["scope_version"]),
+        audience=m["audience"],
+        kind=cast(Kind, m["kind"]),
+        wave=int(m["wave"]),
+        template=m["template"],
+        sender=m["sender"],
+        status=m["status"],
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+    )
+
+
+def _notice(row: Row[Any]) -> Notice:
+    m = row._mapping
+    return Notice(
+        id=int(m["id"]),
+        campaign=int(m["campaign"]),
+        recipient=m["recipient"],
+        kind=cast(Kind, m["kind"]),
+        user_id=m["user_id"],
+        org_id=m["org_id"],
+        locale=m["locale"],
+        risk_tier=m["risk_tier"],
+        categories=tuple(m["categories"].split()),
+        members=m["members"],
+        state=m["state"],
+        reason=m["reason"],
+        attempts=int(m["attempts"]),
+        message_id=m["message_id"],
+        uncertain=bool(m["uncertain"]),
+    )
+
+
+def _notice_row(campaign: int, n: PlannedNotice, now: float) -> dict[str, object]:
+    return {
+        "campaign": campaign,
+        "recipient": n.recipient,
+        "kind": n.kind,
+        "user_id": n.user_id,
+        "org_id": n.org_id,
+        "locale": n.locale,
+        "risk_tier": n.risk_tier,
+        "categories": " ".join(n.categories),
+        "members": n.members,
+        "state": "pending" if n.reason is None else "suppressed",
+        "reason": n.reason,
+        "attempts": 0,
+        "due_at": now,
+        "message_id": None,
+        "uncertain": False,
+        "updated_at": now,
+    }
+
+
+class NotifyStore:
+    """Campaigns, their notices, and the suppression list."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- campaigns -------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        incident: int,
+        scope_version: int,
+        audience: str,
+        kind: Kind,
+        template: str,
+        sender: str,
+        notices: Sequence[PlannedNotice],
+        wave: int | None = None,
+    ) -> Campaign:
+        """Store a campaign and its notices in one transaction; ``wave`` defaults to next."""
+        now = time.time()
+
+        # Jobs return problems instead of raising: the writer would turn them into a
+        # generic StorageError when it retries a failed group one job at a time.
+        def job(conn: Connection) -> tuple[int, int | None]:
+            last = conn.execute(
+                select(func.coalesce(func.max(c_t.c.wave), 0)).where(
+                    c_t.c.incident == incident, c_t.c.kind == kind
+                )
+            ).scalar_one()
+            number = int(last) + 1 if wave is None else wave
+            clash = conn.execute(
+                select(c_t.c.id).where(
+                    c_t.c.incident == incident, c_t.c.kind == kind, c_t.c.wave == number
+                )
+            ).scalar()
+            if clash is not None:
+                return number, int(clash)
+            key = conn.execute(
+                insert(c_t).values(
+                    incident=incident,
+                    scope_version=scope_version,
+                    audience=audience,
+                    kind=kind,
+                    wave=number,
+                    template=template,
+                    sender=sender,
+                    status="planned",
+                    created_at=now,
+                )
+            ).inserted_primary_key
+            assert key is not None
+            campaign_id = int(key[0])
+            for i in range(0, len(notices), _CHUNK):
+                rows = [_notice_row(campaign_id, n, now) for n in notices[i : i + _CHUNK]]
+                conn.execute(insert(n_t), rows)
+            return campaign_id, None
+
+        key, clash = self.db.writer.call(job)
+        if clash is not None:
+            raise NotifyError(
+                f"incident {incident} already has wave {key} for {kind} notices "
+                f"(campaign {clash}); send that one, or omit --wave to plan the next wave"
+            )
+        return self.get(key)
+
+    def get(self, campaign_id: int) -> Campaign:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(c_t).where(c_t.c.id == campaign_id)).first()
+        if row is None:
+            raise NotifyError(
+                f"no campaign with id {campaign_id}; `seawall notify plan INCIDENT` creates one"
+            )
+        return _campaign(row)
+
+    def list(self, incident: int | None = None) -> builtins.list[Campaign]:
+        query = select(c_t).order_by(c_t.c.id)
+        if incident is not None:
+            query = query.where(c_t.c.incident == incident)
+        with self.db.engine.connect() as conn:
+            return [_campaign(r) for r in conn.execute(query).all()]
+
+    def told(self, incident: int, kind: Kind) -> dict[str, builtins.list[Told]]:
+        """What earlier campaigns of the incident told (or will tell) each recipient."""
+        query = (
+            select(n_t.c.recipient, n_t.c.categories, n_t.c.members)
+            .join(c_t, c_t.c.id == n_t.c.campaign)
+            .where(c_t.c.incident == incident, c_t.c.kind == kind, n_t.c.state.in_(_TOLD_STATES))
+        )
+        told: dict[str, builtins.list[Told]] = defaultdict(builtins.list)
+        with self.db.engine.connect() as conn:
+            for r in conn.execute(query):
+                told[r.recipient].append(Told(frozenset(r.categories.split()), r.members))
+        return dict(told)
+
+    # -- suppression -----------------------------------------------------------------
+
+    def suppress(self, user_id: str, reason: str) -> None:
+        """Never notify this user again (e.g. a mailbox that must not receive mail)."""
+
+        def job(conn: Connection) -> None:
+            exists = conn.execute(
+                select(notify_suppressions.c.user_id).where(
+                    notify_suppressions.c.user_id == user_id
+                )
+            ).scalar()
+            if exists is None:
+                conn.execute(
+                    insert(notify_suppressions).values(
+                        user_id=user_id, reason=reason, at=time.time()
+                    )
+                )
+
+        self.db.writer.call(job)
+
+    def suppressed(self) -> set[str]:
+        with self.db.engine.connect() as conn:
+            return set(conn.execute(select(notify_suppressions.c.user_id)).scalars())
+
+    # -- reading notices -------------------------------------------------------------
+
+    def counts(self, campaign_id: int) -> dict[str, int]:
+        """Notices per state (every state present, zero when none)."""
+        query = (
+            select(n_t.c.state, func.count())
+            .where(n_t.c.campaign == campaign_id)
+            .group_by(n_t.c.state)
+        )
+        counts = dict.fromkeys(STATES, 0)
+        with self.db.engine.connect() as conn:
+            for state, n in conn.execute(query).tuples():
+                counts[str(state)] = int(n)
+        return counts
+
+    def notices(
+        self, campaign_id: int, *, state: str | None = None, uncertain: bool | None = None
+    ) -> builtins.list[Notice]:
+        query = select(n_t).where(n_t.c.campaign == campaign_id).order_by(n_t.c.id)
+        if state is not None:
+            query = query.where(n_t.c.state == state)
+        if uncertain is not None:
+            query = query.where(n_t.c.uncertain == uncertain)
+        with self.db.engine.connect() as conn:
+            return [_notice(r) for r in conn.execute(query).all()]
+
+    def uncertain(self, campaign_id: int) -> builtins.list[Notice]:
+        """Notices a crash left in doubt: still ``sending``, or re-sent after a crash."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(n_t)
+                .where(
+                    n_t.c.campaign == campaign_id,
+                    (n_t.c.state == "sending") | (n_t.c.uncertain.is_(True)),
+                )
+                .order_by(n_t.c.id)
+            ).all()
+        return [_notice(r) for r in rows]
+
+    def pending_shapes(self, campaign_id: int) -> set[tuple[str, str]]:
+        """The (kind, locale) pairs still to send: what templates must render."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(n_t.c.kind, n_t.c.locale)
+                .where(n_t.c.campaign == campaign_id, n_t.c.state.in_(("pending", "sending")))
+                .distinct()
+            ).all()
+        return {(r.kind, r.locale) for r in rows}
+
+    # -- a run -------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        campaign_id: int,
+        runner: str,
+        *,
+        may_take_over: Callable[[str, float], bool],
+    ) -> tuple[bool, int]:
+        """Own the campaign; reclaim the notices a dead run left ``sending``.
+
+        Returns (first start, notices reclaimed). ``may_take_over(runner, heartbeat)``
+        says whether a previous runner is gone; if not, NotifyError.
+        """
+        now = time.time()
+
+        def job(conn: Connection) -> tuple[bool, int, str | None, float]:
+            row = conn.execute(select(c_t).where(c_t.c.id == campaign_id)).first()
+            assert row is not None  # checked by get() below
+            m = row._mapping
+            other, beat = m["runner"], m["heartbeat"] or 0.0
+            if other and other != runner and not may_take_over(other, beat):
+                return False, 0, other, beat
+            first = m["started_at"] is None
+            conn.execute(
+                update(c_t)
+                .where(c_t.c.id == campaign_id)
+                .values(
+                    runner=runner,
+                    heartbeat=now,
+                    status="sending",
+                    started_at=m["started_at"] or now,
+                    finished_at=None,
+                )
+            )
+            reclaimed = conn.execute(
+                update(n_t)
+                .where(n_t.c.campaign == campaign_id, n_t.c.state == "sending")
+                .values(state="pending", uncertain=True, due_at=now, updated_at=now)
+            ).rowcount
+            return first, int(reclaimed or 0), None, 0.0
+
+        self.get(campaign_id)
+        first, reclaimed, other, beat = self.db.writer.call(job)
+        if other is not None:
+            raise NotifyError(
+                f"campaign {campaign_id} is being sent by {other} (last heartbeat "
+                f"{now - beat:.0f}s ago); wait for it to finish, or stop that process first"
+            )
+        return first, reclaimed
+
+    def heartbeat(self, campaign_id: int, runner: str) -> None:
+        now = time.time()
+        self.db.writer.call(
+            lambda conn: conn.execute(
+                update(c_t)
+                .where(c_t.c.id == campaign_id, c_t.c.runner == runner)
+                .values(heartbeat=now)
+            )
+        )
+
+    def claim(
+        self,
+        campaign_id: int,
+        *,
+        finished: Outcome | None,
+        message_id: Callable[[int], str],
+    ) -> Claim:
+        """Record the previous outcome and mark the next due notice ``sending``, in one commit."""
+
+        def job(conn: Connection) -> Claim:
+            now = time.time()
+            if finished is not None:
+                _settle(conn, finished, now)
+            for _ in range(5):
+                row = conn.execute(
+                    select(n_t)
+                    .where(
+                        n_t.c.campaign == campaign_id,
+                        n_t.c.state == "pending",
+                        n_t.c.due_at <= now,
+                    )
+                    .order_by(n_t.c.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    break
+                # The Message-ID is kept across attempts: a copy re-sent after a crash
+                # carries the same one, so mail clients can fold the duplicate.
+                mid = row.message_id or message_id(int(row.id))
+                taken = conn.execute(
+                    update(n_t)
+                    .where(n_t.c.id == row.id, n_t.c.state == "pending")
+                    .values(
+                        state="sending",
+                        attempts=n_t.c.attempts + 1,
+                        message_id=mid,
+                        updated_at=now,
+                    )
+                ).rowcount
+                if taken:
+                    notice = replace(_notice(row), state="sending", message_id=mid)
+                    return Claim(replace(notice, attempts=notice.attempts + 1), None)
+            later = conn.execute(
+                select(func.min(n_t.c.due_at)).where(
+                    n_t.c.campaign == campaign_id, n_t.c.state == "pending"
+                )
+            ).scalar()
+            return Claim(None, None if later is None else float(later))
+
+        return self.db.writer.call(job)
+
+    def settle(self, outcome: Outcome) -> None:
+        """Record one outcome on its own (the last of a worker, or a release on stop)."""
+        self.db.writer.call(lambda conn: _settle(conn, outcome, time.time()))
+
+    def finish_run(self, campaign_id: int, runner: str) -> bool:
+        """Release the campaign; mark it finished when no notice is pending or sending."""
+        now = time.time()
+
+        def job(conn: Connection) -> bool:
+            open_ = conn.execute(
+                select(func.count()).where(
+                    n_t.c.campaign == campaign_id, n_t.c.state.in_(("pending", "sending"))
+                )
+            ).scalar_one()
+            done = int(open_) == 0
+            values: dict[str, object] = {"runner": None, "heartbeat": None}
+            if done:
+                values.update(status="finished", finished_at=now)
+            conn.execute(
+                update(c_t).where(c_t.c.id == campaign_id, c_t.c.runner == runner).values(**values)
+            )
+            return done
+
+        return self.db.writer.call(job)
+
+
+def _settle(conn: Connection, outcome: Outcome, now: float) -> None:
+    values: dict[str, object] = {
+        "state": outcome.state,
+        "reason": outcome.reason,
+        "updated_at": now,
+    }
+    if outcome.due_at is not None:
+        values["due_at"] = outcome.due_at
+    conn.execute(
+        update(n_t).where(n_t.c.id == outcome.notice, n_t.c.state == "sending").values(**values)
+    )
