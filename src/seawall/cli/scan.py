@@ -10,12 +10,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import orjson
 import typer
 
-_FLUSH_BYTES = 1 << 16
+if TYPE_CHECKING:
+    from seawall.pii.finding import Finding
+
+_BATCH_LINES = 2048
 
 
 def _lines(stream: BinaryIO) -> Iterator[str]:
@@ -28,14 +31,28 @@ def _lines(stream: BinaryIO) -> Iterator[str]:
 
 
 def run_scan(stdin: BinaryIO, stdout: BinaryIO, entities: frozenset[str] | None) -> int:
-    """Scan ``stdin`` line by line into ``stdout``; returns the number of findings."""
-    from seawall.pii import scan
+    """Scan ``stdin`` into ``stdout`` in batches of lines; returns the number of findings."""
+    from seawall.pii.engine import default_scanner
 
+    scanner = default_scanner()
     total = 0
+    number = 0
+    batch: list[str] = []
+    for line in _lines(stdin):
+        batch.append(line)
+        if len(batch) >= _BATCH_LINES:
+            total += _write_batch(scanner.scan_lines(batch, entities), number, stdout)
+            number += len(batch)
+            batch.clear()
+    total += _write_batch(scanner.scan_lines(batch, entities), number, stdout)
+    stdout.flush()
+    return total
+
+
+def _write_batch(results: list[list[Finding]], offset: int, stdout: BinaryIO) -> int:
     out: list[bytes] = []
-    size = 0
-    for number, line in enumerate(_lines(stdin), start=1):
-        findings = scan(line, entities)
+    total = 0
+    for number, findings in enumerate(results, start=offset + 1):
         if findings:
             total += len(findings)
             record = {
@@ -44,17 +61,11 @@ def run_scan(stdin: BinaryIO, stdout: BinaryIO, entities: frozenset[str] | None)
                     {"entity": f.entity, "start": f.start, "end": f.end} for f in findings
                 ],
             }
-            chunk = orjson.dumps(record) + b"\n"
+            out.append(orjson.dumps(record))
         else:
-            chunk = b'{"line":%d,"findings":[]}\n' % number
-        out.append(chunk)
-        size += len(chunk)
-        if size >= _FLUSH_BYTES:
-            stdout.write(b"".join(out))
-            out.clear()
-            size = 0
-    stdout.write(b"".join(out))
-    stdout.flush()
+            out.append(b'{"line":%d,"findings":[]}' % number)
+    if out:
+        stdout.write(b"\n".join(out) + b"\n")
     return total
 
 

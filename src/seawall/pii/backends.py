@@ -13,6 +13,8 @@ while the common case (no region at all) costs one Hyperscan call.
 from __future__ import annotations
 
 import re
+import threading
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -75,51 +77,75 @@ class Re2Backend(_Sequential):
 
 
 class HyperscanBackend:
-    """Hyperscan block mode over all patterns at once, exact spans from RE2 or ``re``."""
+    """Hyperscan says which patterns match; ``re`` (RE2 for long texts) says where.
+
+    Hyperscan scans all patterns in one pass, so the common case (nothing matches)
+    costs one call.  For the patterns it reports, the exact leftmost-first matches
+    come from ``re``, which is faster than RE2's wrapper on short strings; texts
+    longer than a few kilobytes go to RE2, whose running time is linear.  A
+    start-of-match database would locate regions directly but takes seconds to
+    compile, which every ``seawall scan`` process would pay.
+    """
 
     name = "hyperscan"
+    _LONG = 4096
 
     def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
         import hyperscan
 
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=[d.pattern for d in detectors],
-            ids=list(range(len(detectors))),
-            flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(detectors),
-        )
-        self._exact: _Sequential
+        self._hs = hyperscan
+        self._patterns = [d.pattern for d in detectors]
+        self._which = self._compile(hyperscan.HS_FLAG_SINGLEMATCH)
+        self._ends: Any = None  # compiled on first use by lines_with_matches
+        self._local = threading.local()  # a Hyperscan scratch space serves one thread
+        self._short = [re.compile(p) for p in self._patterns]
+        self._long: Sequence[Any]
         try:
-            self._exact = Re2Backend(detectors)
+            import re2
+
+            self._long = [re2.compile(p) for p in self._patterns]
         except ImportError:  # pragma: no cover - RE2 ships wherever Hyperscan does
-            self._exact = ReBackend(detectors)
+            self._long = self._short
+
+    def _compile(self, flag: int) -> Any:
+        db = self._hs.Database(mode=self._hs.HS_MODE_BLOCK)
+        ids = list(range(len(self._patterns)))
+        db.compile(expressions=self._patterns, ids=ids, flags=[flag] * len(ids))
+        return db
+
+    def _scan(self, db: Any, kind: str, data: bytes) -> list[tuple[int, int]]:
+        """(detector index, match end) for every match Hyperscan reports."""
+        scratch = getattr(self._local, kind, None)
+        if scratch is None:
+            scratch = self._hs.Scratch(db)
+            setattr(self._local, kind, scratch)
+        hits: list[tuple[int, int]] = []
+
+        def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            hits.append((index, end))
+
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
+        return hits
 
     def candidates(self, data: bytes) -> list[Candidate]:
-        hits: list[tuple[int, int, int]] = []
-
-        def on_match(index: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            hits.append((index, start, end))
-
-        self._db.scan(data, match_event_handler=on_match)
+        hits = self._scan(self._which, "which", data)
         if not hits:
             return []
-        hits.sort()
+        compiled = self._long if len(data) > self._LONG else self._short
         found: list[Candidate] = []
-        index, start, end = hits[0]
-        for h_index, h_start, h_end in hits[1:]:
-            if h_index == index and h_start <= end:
-                end = max(end, h_end)
-                continue
-            self._extract(index, data, start, end, found)
-            index, start, end = h_index, h_start, h_end
-        self._extract(index, data, start, end, found)
+        for index in sorted({index for index, _end in hits}):
+            found.extend((index, m.start(), m.end()) for m in compiled[index].finditer(data))
         return found
 
-    def _extract(self, index: int, data: bytes, start: int, end: int, out: list[Candidate]) -> None:
-        for m in self._exact.finditer_from(index, data, start):
-            if m.start() >= end:
-                break
-            out.append((index, m.start(), m.end()))
+    def lines_with_matches(self, data: bytes, line_ends: Sequence[int]) -> set[int]:
+        """Indexes of the newline-joined lines in which any pattern matches.
+
+        No pattern matches a newline, so one scan of many lines tells which of them
+        need a closer look.
+        """
+        if self._ends is None:
+            self._ends = self._compile(0)
+        return {bisect_left(line_ends, end) for _index, end in self._scan(self._ends, "ends", data)}
 
 
 def best_backend() -> Backend:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import ahocorasick
+import phonenumbers
 
 #: Words that are redaction tags: a subject named "Email" must not make ``redact``
 #: rewrite its own output.
@@ -61,6 +62,16 @@ def _fold_with_map(text: str) -> tuple[str, list[int] | None]:
     return "".join(out), starts
 
 
+def _national_forms(value: str) -> set[str]:
+    """A phone number as dialled at home: ``2025550143`` and ``02025550143``."""
+    try:
+        number = phonenumbers.parse(value, None if value.startswith("+") else "US")
+    except phonenumbers.NumberParseException:
+        return set()
+    national = str(number.national_number)
+    return {national, "0" + national}
+
+
 def _variants(value: str) -> set[str]:
     """The forms a value takes in free text: whole, its words, an email's local part,
     a phone number's bare digits."""
@@ -75,6 +86,7 @@ def _variants(value: str) -> set[str]:
     digits = "".join(ch for ch in folded if ch.isdigit())
     if len(digits) >= 7 and len(digits) >= len(folded.replace(" ", "")) - 6:
         forms.add(digits)
+        forms.update(_national_forms(folded))
     return {f for f in forms if len(f) >= _MIN_LENGTH and f not in _TAG_WORDS}
 
 
@@ -100,7 +112,7 @@ class KnownValues:
             self._automaton.make_automaton()
 
     @classmethod
-    @lru_cache(maxsize=1024)
+    @lru_cache(maxsize=16_384)
     def cached(cls, values: frozenset[str]) -> KnownValues:
         """A shared instance per distinct set of values (subjects recur across events)."""
         return cls(values)

@@ -15,7 +15,7 @@ import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from seawall.core.errors import PolicyError
-from seawall.pii.engine import DEFAULT_SCANNER, Scanner
+from seawall.pii.engine import Scanner, default_scanner
 from seawall.pii.known import KnownValues
 from seawall.pii.validators import shannon_entropy
 
@@ -114,7 +114,7 @@ def scrub_url(
     allowed_params: frozenset[str] = DEFAULT_ALLOWED_PARAMS,
     known: KnownValues | None = None,
     *,
-    scanner: Scanner = DEFAULT_SCANNER,
+    scanner: Scanner | None = None,
 ) -> str:
     """A safe version of an http(s) URL, or ``PolicyError`` (the caller drops the value).
 
@@ -123,6 +123,7 @@ def scrub_url(
     segments ``:id``.  The result is checked once more and refused if the engine still
     finds anything in it.
     """
+    scanner = scanner if scanner is not None else default_scanner()
     if not isinstance(url, str) or len(url) > _MAX_URL_LENGTH:
         raise PolicyError("URL is not a string of reasonable length; dropped")
     url = url.strip()

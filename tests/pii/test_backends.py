@@ -1,0 +1,52 @@
+"""Hyperscan, RE2 and ``re`` backends give identical findings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seawall.pii.backends import backend_named
+from seawall.pii.engine import Scanner
+
+CORPUS = Path(__file__).parents[1] / "data" / "pii" / "corpus.jsonl"
+TEXTS = [json.loads(line)["text"] for line in CORPUS.read_text("utf-8").splitlines()]
+
+
+def _scanners() -> dict[str, Scanner]:
+    result = {}
+    for name in ("hyperscan", "re2", "re"):
+        try:
+            result[name] = Scanner(backend_named(name))
+        except ImportError:
+            continue
+    return result
+
+
+SCANNERS = _scanners()
+REFERENCE = SCANNERS["re"]
+
+
+@pytest.mark.parametrize("name", [n for n in SCANNERS if n != "re"])
+def test_backends_agree_on_the_corpus(name: str) -> None:
+    scanner = SCANNERS[name]
+    for text in TEXTS[:1500]:
+        assert scanner.scan(text) == REFERENCE.scan(text), text
+
+
+@pytest.mark.parametrize("name", list(SCANNERS))
+def test_scan_lines_equals_scanning_each_line(name: str) -> None:
+    scanner = SCANNERS[name]
+    lines = TEXTS[:800]
+    assert scanner.scan_lines(lines) == [scanner.scan(t) for t in lines]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(TEXTS[:200]) | st.text(max_size=30), max_size=6).map(" ".join))
+def test_backends_agree_on_mixtures(text: str) -> None:
+    expected = REFERENCE.scan(text)
+    for scanner in SCANNERS.values():
+        assert scanner.scan(text) == expected
