@@ -60,6 +60,7 @@ class Pipeline:
         out = Minimised()
         per_vendor: dict[str, list[WireMessage]] = {}
         disclosures: list[Disclosure] = []
+        drops: dict[tuple[str, str], int] = {}
         vendors_cfg = self.config.vendors
         for event in events:
             for vendor in self.destinations.get(event.source, ()):
@@ -77,7 +78,9 @@ class Pipeline:
                 disclosures.append(disclosure)
                 per_vendor.setdefault(vendor, []).extend(messages)
                 for _field, category in disclosure.dropped:
-                    self.metrics.policy_drops.labels(vendor, category).inc()
+                    drops[vendor, category] = drops.get((vendor, category), 0) + 1
+        for (vendor, category), count in drops.items():
+            self.metrics.policy_drops.labels(vendor, category).inc(count)
         out.rows = [(v, msgs) for v, msgs in per_vendor.items() if msgs]
         out.ledger = self.recorder.prepare(disclosures)
         out.disclosures = len(disclosures)

@@ -143,7 +143,10 @@ class LedgerRecorder:
         sent: SentField,
         when: float,
     ) -> None:
-        key = hash((vendor, subject, sent.field, _value_key(sent.value)))
+        identifying = is_identifying(sent.category)
+        # Identifying values are kept as a set (each distinct value is a fact); other
+        # fields only as the latest, so a repeat of the field is already recorded.
+        key = hash((vendor, subject, sent.field, _value_key(sent.value) if identifying else None))
         if self.recent.fresh(key, batch.now):
             return
         batch.keys.append(key)
@@ -159,7 +162,7 @@ class LedgerRecorder:
             row.last_fp = vfp
             row.first_seen = min(row.first_seen, when)
             row.last_seen = max(row.last_seen, when)
-        if is_identifying(sent.category):
+        if identifying:
             vkey = (vendor, sfp, sent.field, vfp)
             vrow = batch.values.get(vkey)
             if vrow is None:

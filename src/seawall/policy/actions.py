@@ -90,6 +90,9 @@ class Action:
     name: ClassVar[str]
     safe: ClassVar[bool] = False
     opaque: ClassVar[bool] = False  # output cannot contain its input (a keyed hash)
+    # The output depends on the value alone (and known values, which the engine checks
+    # separately), so the engine may reuse it for the same value in later events.
+    cacheable: ClassVar[bool] = True
     accepts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Mapping[str, Any], key: bytes = b"") -> None:
@@ -202,6 +205,7 @@ class Coarsen(Action):
 
     name = "coarsen"
     safe = True
+    cacheable = False  # the output is the event's own country
 
     def for_category(self, category: str) -> Action:
         if any(category_matches(c, category) for c in _COARSE):

@@ -22,9 +22,11 @@ field; when a field is kept but holds a value dropped elsewhere, the drop wins.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from fnmatch import translate
+from urllib.parse import unquote_plus
 
 from seawall.core.config import Policy, Rule
 from seawall.core.errors import ConfigError, PolicyError
@@ -56,6 +58,10 @@ IP_CATEGORY = "user.device.ip_address"
 MIN_KNOWN_LEN = 4  # shorter removed values ("Bo", "12") would redact half of every text
 MIN_KNOWN_DIGITS = 6  # a numeric id shorter than this matches timestamps and counts
 MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
+MAX_CACHED_VALUES = 200_000  # recent (rule, value) -> output; cleared when full
+_NO_KNOWN = ApplyContext([], {})
+# A run the PII engine might decode as base64 (it does so inside URL parameters).
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -71,6 +77,7 @@ class Decision:
     free_text: bool
     remember: bool  # a removed identifying value: must not reappear elsewhere
     as_is: bool  # keep without the free-text rule: nothing to run
+    opaque: bool = False  # the output cannot contain a known value (a keyed hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +100,7 @@ class _Rule:
 class CompiledPolicy:
     """A vendor's policy, validated and ready to apply; decisions are cached per path."""
 
-    __slots__ = ("_cache", "default", "free_text", "ip", "rules", "vendor")
+    __slots__ = ("_cache", "_plans", "default", "free_text", "ip", "outputs", "rules", "vendor")
 
     def __init__(
         self,
@@ -109,6 +116,21 @@ class CompiledPolicy:
         self.ip = ip
         self.free_text = free_text
         self._cache: dict[SdkKind, dict[str, Decision]] = {"mixpanel": {}, "segment": {}}
+        # Analytics values repeat (the same pages, browsers, button texts): an action's
+        # output for a string is computed once and reused.
+        self.outputs: dict[tuple[str, bool, str], JSONValue] = {}
+        self._plans: dict[tuple[SdkKind, tuple[str, ...]], _Plan] = {}
+
+    def plan(self, sdk: SdkKind, paths: tuple[str, ...]) -> _Plan:
+        """The decisions for an event with these field names, in order (cached)."""
+        key = (sdk, paths)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = _make_plan(self, sdk, paths)
+            if len(self._plans) >= MAX_CACHED_PATHS:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
 
     def decide(self, sdk: SdkKind, path: str) -> Decision:
         """The decision for a field path (computed once per path, then cached)."""
@@ -155,6 +177,7 @@ class CompiledPolicy:
             free_text=scan,
             remember=(action is None and explicit) or (not keeps_raw and is_identifying(category)),
             as_is=keeps_raw and not scan,
+            opaque=action is not None and action.opaque,
         )
 
 
@@ -217,36 +240,113 @@ def apply(event: Event, policy: CompiledPolicy) -> Disclosure:
 
 def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
     sdk = event.sdk
-    decide = policy.decide
-    decided = [(path, value, decide(sdk, path)) for path, value in event.fields.items()]
+    values = event.fields
+    plan = policy.plan(sdk, tuple(values))
+    kept = plan.kept
     ip_path = "ip" if sdk == "mixpanel" else "context.ip"
-    context_ip = event.context.ip if ip_path not in event.fields else None
+    context_ip = event.context.ip if ip_path not in values else None
     if context_ip:
-        decided.append((ip_path, context_ip, decide(sdk, ip_path)))
-    ctx = ApplyContext(_known_texts(decided), event.fields)
+        ip_decision = policy.decide(sdk, ip_path)
+        if ip_decision.action is not None:
+            kept = (*kept, (ip_path, ip_decision))
+    ctx = ApplyContext(_known_texts(plan.remember, values), values)
     leaks = _Leaks(ctx.known_texts) if ctx.known_texts else None
+    # First every output as if no value had been removed elsewhere (cached per value);
+    # then one check over all of them for the removed values, and only when that check
+    # finds something are the suspicious fields recomputed with them, or dropped.
+    outs: list[tuple[str, Decision, JSONValue, JSONValue, bool]] = []
+    for path, decision in kept:
+        value = context_ip if path == ip_path and context_ip else values[path]
+        if decision.as_is:
+            outs.append((path, decision, value, value, False))
+        else:
+            out, provisional = _operate(value, decision, ctx, policy)
+            outs.append((path, decision, value, out, provisional))
+    dropped = list(plan.dropped)
+    if context_ip and len(kept) == len(plan.kept):
+        dropped.append((ip_path, IP_CATEGORY))
+    if leaks is not None and leaks.may_hide_any(
+        [o for _p, d, _v, o, _pr in outs if not d.opaque and o is not _DROPPED]
+    ):
+        outs = [_recheck(item, ctx, policy, leaks) for item in outs]
     fields: dict[str, JSONValue] = {}
     sent: list[SentField] = []
-    dropped: list[tuple[str, str]] = []
-    drop, send, free_text = dropped.append, sent.append, policy.free_text
-    for path, value, decision in decided:
-        action = decision.action
-        if action is None:
-            drop((path, decision.category))
-            continue
-        out = value if decision.as_is else _operate(value, decision, ctx, free_text)
-        if out is _DROPPED or (leaks is not None and not action.opaque and leaks.found_in(out)):
-            drop((path, decision.category))
+    for path, decision, _value, out, _provisional in outs:
+        if out is _DROPPED:
+            dropped.append((path, decision.category))
             continue
         fields[path] = out
-        send(SentField(path, decision.category, out))
+        sent.append(SentField(path, decision.category, out))
     return Disclosure(vendor=policy.vendor, event=event, fields=fields, sent=sent, dropped=dropped)
+
+
+def _recheck(
+    item: tuple[str, Decision, JSONValue, JSONValue, bool],
+    ctx: ApplyContext,
+    policy: CompiledPolicy,
+    leaks: _Leaks,
+) -> tuple[str, Decision, JSONValue, JSONValue, bool]:
+    """The slow path for one field of an event that holds a removed value somewhere."""
+    path, decision, value, out, provisional = item
+    if out is _DROPPED or decision.opaque:
+        return item
+    if provisional and leaks.may_hide_any([out]):
+        out = _compute(value, decision, ctx, policy.free_text)
+    if out is not _DROPPED and leaks.found_in(out):
+        out = _DROPPED
+    return path, decision, value, out, False
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a policy does to one set of field names: mixpanel-browser sends the same
+    names in every event, so the per-field decisions are made once per shape."""
+
+    kept: tuple[tuple[str, Decision], ...]
+    remember: tuple[str, ...]
+    dropped: tuple[tuple[str, str], ...]
+
+
+def _make_plan(policy: CompiledPolicy, sdk: SdkKind, paths: tuple[str, ...]) -> _Plan:
+    kept: list[tuple[str, Decision]] = []
+    remember: list[str] = []
+    dropped: list[tuple[str, str]] = []
+    for path in paths:
+        decision = policy.decide(sdk, path)
+        if decision.remember:
+            remember.append(path)
+        if decision.action is None:
+            dropped.append((path, decision.category))
+        else:
+            kept.append((path, decision))
+    return _Plan(tuple(kept), tuple(remember), tuple(dropped))
 
 
 _DROPPED: JSONValue = object()
 
 
-def _operate(value: JSONValue, decision: Decision, ctx: ApplyContext, free_text: str) -> JSONValue:
+def _operate(
+    value: JSONValue, decision: Decision, ctx: ApplyContext, policy: CompiledPolicy
+) -> tuple[JSONValue, bool]:
+    """The action's output, and whether it was computed without the event's known
+    values (outputs for a string are cached that way: analytics values repeat)."""
+    action = decision.action
+    if action is None:
+        return _DROPPED, False
+    if not (action.cacheable and isinstance(value, str)):
+        return _compute(value, decision, ctx, policy.free_text), False
+    key = (decision.rule, decision.free_text, value)
+    outputs = policy.outputs
+    plain = outputs.get(key)
+    if plain is None:
+        plain = _compute(value, decision, _NO_KNOWN, policy.free_text)
+        if len(outputs) >= MAX_CACHED_VALUES:
+            outputs.clear()
+        outputs[key] = plain
+    return plain, True
+
+
+def _compute(value: JSONValue, decision: Decision, ctx: ApplyContext, free_text: str) -> JSONValue:
     action = decision.action
     if action is None:
         return _DROPPED
@@ -262,11 +362,10 @@ def _operate(value: JSONValue, decision: Decision, ctx: ApplyContext, free_text:
     return out
 
 
-def _known_texts(decided: list[tuple[str, JSONValue, Decision]]) -> list[str]:
+def _known_texts(paths: tuple[str, ...], values: dict[str, JSONValue]) -> list[str]:
     texts: list[str] = []
-    for _path, value, decision in decided:
-        if not decision.remember:
-            continue
+    for path in paths:
+        value = values[path]
         if isinstance(value, str):
             text = value.strip()
             if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
@@ -301,3 +400,27 @@ class _Leaks:
     def _text(self, text: str) -> bool:
         low = text.casefold()
         return any(k in low for k in self.folded)
+
+    def may_hide_any(self, outputs: list[JSONValue]) -> bool:
+        """Whether a removed value may be in any of ``outputs``, plainly or in a form the
+        PII engine decodes (percent, '+', HTML entities, base64 in URL parameters)."""
+        texts: list[str] = []
+        for out in outputs:
+            if isinstance(out, str):
+                texts.append(out)
+            elif isinstance(out, int) and not isinstance(out, bool):
+                if self.digits:
+                    texts.append(str(out))
+            elif isinstance(out, list | dict):
+                texts.extend(iter_texts(out))
+        if not texts:
+            return False
+        blob = "\x00".join(texts)
+        if self._text(blob):
+            return True
+        if ("%" in blob or "+" in blob or "&" in blob) and self._text(
+            html.unescape(unquote_plus(blob))
+        ):
+            return True
+        query = blob.find("?")
+        return query >= 0 and _BASE64_RUN.search(blob, query) is not None
