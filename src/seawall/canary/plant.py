@@ -100,6 +100,8 @@ def mint_canaries(
     made: list[tuple[Canary, str]] = []
     for _ in range(count):
         identity = mint(vendor, domain, key)
+        while store.by_email(identity.email) is not None:  # rare: same name and digits
+            identity = mint(vendor, domain, key)
         probe = persona_of(identity, identity.token, base, None)
         found = decide_channels(probe, sdk, policies[vendor])
         if not found.channels:
