@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -194,6 +195,11 @@ async def start_smtp(
     """Bind the tripwire on ``host:port``."""
     host, _, port = listen.rpartition(":")
     loop = asyncio.get_running_loop()
+    # reuse_port: with `seawall serve --workers N` every process listens on the port
+    # and the kernel spreads connections over them.
     return await loop.create_server(
-        server_factory(handler, hostname, max_bytes), host.strip("[]") or "127.0.0.1", int(port)
+        server_factory(handler, hostname, max_bytes),
+        host.strip("[]") or "127.0.0.1",
+        int(port),
+        reuse_port=hasattr(socket, "SO_REUSEPORT"),
     )
