@@ -89,12 +89,6 @@ def test_identify_and_track_arrive_minimised(
     assert_headers_not_passed_on(lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analytics-next draws anonymousId and every messageId from one sliding "
-    "window of random bytes (@lukeed/uuid), and messageId is kept as the dedupe key: "
-    "the vendor can read most of the raw anonymous id out of it",
-)
 def test_message_ids_do_not_reveal_the_anonymous_id(
     visit: tuple[BrowserStack, dict[str, Any], Lines],
 ) -> None:

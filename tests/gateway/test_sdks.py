@@ -11,6 +11,8 @@ import httpx
 import mixpanel
 from segment.analytics import Client as SegmentClient
 
+from seawall.core.keys import KeyRing
+from seawall.policy.engine import dedupe_key
 from tests.gateway.conftest import Stack
 from tests.support import wait_for
 
@@ -68,7 +70,8 @@ def test_mixpanel_python_through_the_gateway(stack: Stack) -> None:
     assert track["event"] == "Signed In"
     assert props["$browser"] == "Firefox"
     assert props["$os"] == "Linux"
-    assert props["$insert_id"] == "ins-0001"
+    vendor_key = KeyRing(stack.config.path(stack.config.keys_dir)).vendor_key("mixpanel")
+    assert props["$insert_id"] == dedupe_key(vendor_key, "ins-0001")  # keyed, stable
     assert props["distinct_id"].startswith("sw_")
     assert props["$referrer"] == "example.com"  # registrable domain only
     assert "utm_source=mail" in props["$current_url"]

@@ -82,3 +82,9 @@ class Disclosure:
     fields: dict[str, JSONValue]
     sent: list[SentField]
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (field, category)
+    # The vendor's idempotency key ($insert_id / messageId): keyed per vendor, so an
+    # SDK-made id never reaches the vendor as is. Empty only outside the policy engine.
+    dedupe_key: str = ""
+
+    def insert_id(self) -> str:
+        return self.dedupe_key or self.event.insert_id

@@ -92,7 +92,7 @@ def _iso(seconds: float) -> str:
 
 
 def _message(endpoint: str, body: dict[str, Any], d: Disclosure) -> WireMessage:
-    return WireMessage(endpoint=endpoint, message=body, dedupe_key=d.event.insert_id)
+    return WireMessage(endpoint=endpoint, message=body, dedupe_key=d.insert_id())
 
 
 def _split_segment_path(path: str) -> tuple[str, ...]:
@@ -137,7 +137,7 @@ def _mixpanel(vendor: Vendor, d: Disclosure) -> WireMessage:
 def _mixpanel_track(vendor: Vendor, d: Disclosure, fields: Fields) -> dict[str, Any]:
     properties = {k: v for k, v in fields.items() if k != "event"}
     properties["token"] = vendor.token
-    properties["$insert_id"] = d.event.insert_id
+    properties["$insert_id"] = d.insert_id()
     properties.setdefault("time", _event_time(d))
     name = fields.get("event")
     return {"event": name if isinstance(name, str) else UNNAMED_EVENT, "properties": properties}
@@ -221,7 +221,7 @@ def _segment(d: Disclosure) -> WireMessage:
     segment_source = event.sdk == "segment"
     body = _unflatten(d.fields) if segment_source else _mixpanel_fields_as_segment(d, kind)
     body["type"] = kind
-    body["messageId"] = event.insert_id
+    body["messageId"] = d.insert_id()
     body.setdefault("timestamp", _iso(_event_time(d)))
     return _message("batch", body, d)
 
@@ -258,7 +258,7 @@ def _webhook(d: Disclosure) -> WireMessage:
     body: dict[str, Any] = {
         "type": event.kind,
         "event": d.fields.get("event"),
-        "insert_id": event.insert_id,
+        "insert_id": d.insert_id(),
         "time": _event_time(d),
         "fields": dict(d.fields),
     }

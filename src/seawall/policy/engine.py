@@ -22,6 +22,8 @@ field; when a field is kept but holds a value dropped elsewhere, the drop wins.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import re
 from dataclasses import dataclass
@@ -100,7 +102,17 @@ class _Rule:
 class CompiledPolicy:
     """A vendor's policy, validated and ready to apply; decisions are cached per path."""
 
-    __slots__ = ("_cache", "_plans", "default", "free_text", "ip", "outputs", "rules", "vendor")
+    __slots__ = (
+        "_cache",
+        "_plans",
+        "default",
+        "free_text",
+        "ip",
+        "key",
+        "outputs",
+        "rules",
+        "vendor",
+    )
 
     def __init__(
         self,
@@ -109,8 +121,10 @@ class CompiledPolicy:
         default: Action | None,
         ip: Action | None,
         free_text: str,
+        key: bytes = b"",
     ) -> None:
         self.vendor = vendor
+        self.key = key
         self.rules = tuple(rules)
         self.default = default
         self.ip = ip
@@ -190,7 +204,7 @@ def compile_policy(
     rules = [_compile_rule(rule, key, f"{where}.rules[{i}]") for i, rule in enumerate(policy.rules)]
     default = {"drop": None, "keep": Keep({}), "redact": Redact({})}[policy.default]
     ip = {"drop": None, "truncate": TruncateIp({}), "keep": Keep({})}[policy.ip]
-    return CompiledPolicy(vendor, rules, default, ip, policy.free_text)
+    return CompiledPolicy(vendor, rules, default, ip, policy.free_text, key)
 
 
 def _compile_rule(rule: Rule, key: bytes, where: str) -> _Rule:
@@ -235,7 +249,14 @@ def apply(event: Event, policy: CompiledPolicy) -> Disclosure:
         return _apply(event, policy)
     except Exception:  # fail closed: a bug must not pass raw data, nor crash the gateway
         dropped = [(path, FALLBACK_CATEGORY) for path in event.fields]
-        return Disclosure(vendor=policy.vendor, event=event, fields={}, sent=[], dropped=dropped)
+        return Disclosure(
+            vendor=policy.vendor,
+            event=event,
+            fields={},
+            sent=[],
+            dropped=dropped,
+            dedupe_key=dedupe_key(policy.key, event.insert_id),
+        )
 
 
 def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
@@ -277,7 +298,22 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
             continue
         fields[path] = out
         sent.append(SentField(path, decision.category, out))
-    return Disclosure(vendor=policy.vendor, event=event, fields=fields, sent=sent, dropped=dropped)
+    return Disclosure(
+        vendor=policy.vendor,
+        event=event,
+        fields=fields,
+        sent=sent,
+        dropped=dropped,
+        dedupe_key=dedupe_key(policy.key, event.insert_id),
+    )
+
+
+def dedupe_key(key: bytes, insert_id: str) -> str:
+    """The vendor's idempotency key for an event: stable across retries, and keyed per
+    vendor, because SDK ids can leak other ids (analytics.js derives its message ids and
+    its anonymous id from one random buffer, one byte apart)."""
+    digest = hmac.new(key, insert_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 def _recheck(
