@@ -228,7 +228,7 @@ class NotifyStore:
         )
         counts = dict.fromkeys(STATES, 0)
         with self.db.engine.connect() as conn:
-            for state, n in conn.execute(query).tuples():
+            for state, n in conn.execute(query):
                 counts[str(state)] = int(n)
         return counts
 
