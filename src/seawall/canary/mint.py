@@ -23,7 +23,6 @@ from random import Random
 from seawall.core.keys import KeyRing
 
 TOKEN_BYTES = 20  # 160 bits: unguessable, and short enough for a profile field
-CANARY_KEY = "canary"
 
 # (first names, last names) per culture; a canary never mixes two cultures.
 NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -78,7 +77,7 @@ class Identity:
 
 def canary_key(keys: KeyRing) -> bytes:
     """The key behind beacon tokens, kept beside the other keys (``canary.key``)."""
-    return keys._key(CANARY_KEY)  # the key ring's own file handling: 0600, created once
+    return keys.canary_key()
 
 
 def derive_token(key: bytes, canary_id: str) -> str:

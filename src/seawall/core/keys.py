@@ -32,6 +32,10 @@ class KeyRing:
         """The key behind every ledger fingerprint."""
         return self._key("ledger")
 
+    def canary_key(self) -> bytes:
+        """The key beacon tokens are derived from (only their hashes are stored)."""
+        return self._key("canary")
+
     def _key(self, name: str) -> bytes:
         if name in self._cache:
             return self._cache[name]

@@ -238,6 +238,10 @@ def _routes(gw: Gateway, config: Config) -> list[Route]:
     add("/decide", gw.flags, ["GET", "POST"])
     add("/settings", gw.settings, ["GET", "POST"])
     add("/record", gw.record, ["GET", "POST"])
+    if config.canary is not None:
+        from seawall.canary.service import beacon_route
+
+        routes.append(beacon_route(lambda: gw.runtime))
     routes += [
         Route("/healthz", gw.healthz),
         Route("/readyz", gw.readyz),
@@ -265,6 +269,10 @@ def create_app(
             from seawall.gateway.forwarding import start_forwarders
 
             tasks = start_forwarders(rt, stop)
+        if config.canary is not None:
+            from seawall.canary.service import start_canary_services
+
+            tasks += start_canary_services(rt, stop)
         try:
             yield
         finally:
