@@ -256,22 +256,28 @@ class Config(_Model):
 
 
 def substitute_env(text: str, env: Mapping[str, str], *, path: str) -> str:
-    """Replace ``${NAME}`` and ``${NAME:-default}``; an unset name without default is an error."""
+    """Replace ``${NAME}`` and ``${NAME:-default}``; an unset name without default is an
+    error. Whole-line comments are left alone: they often show the syntax itself."""
+    out: list[str] = []
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        if line.lstrip().startswith("#"):
+            out.append(line)
+            continue
 
-    def repl(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        line = text.count("\n", 0, match.start()) + 1
-        raise ConfigError(
-            f"line {line}: environment variable {name} is not set",
-            path=path,
-            fix=f"export {name}=... or write ${{{name}:-default}} in the file",
-        )
+        def repl(match: re.Match[str], number: int = number) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"line {number}: environment variable {name} is not set",
+                path=path,
+                fix=f"export {name}=... or write ${{{name}:-default}} in the file",
+            )
 
-    return _ENV.sub(repl, text)
+        out.append(_ENV.sub(repl, line))
+    return "".join(out)
 
 
 def _hint(msg: str, value: Any) -> str | None:
