@@ -21,6 +21,7 @@ from seawall.core.config import Config, Smtp
 from seawall.core.errors import ConfigError, SeawallError
 from seawall.incident.directory import read_directory
 from seawall.notify import send as sending
+from seawall.notify.address import parse_sender
 from seawall.notify.campaign import Person, parse_audience, plan
 from seawall.notify.errors import NotifyError
 from seawall.notify.render import Renderer, notice_context
@@ -175,13 +176,17 @@ def register(app: typer.Typer) -> None:
         notice = match[0]
         person = next(p for p in people if p.user_id == to)
         renderer = Renderer(templates)
+        try:
+            sender = parse_sender(smtp.sender)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="smtp.sender") from None
         context = notice_context(
             kind=notice.kind,
             locale=renderer.locale_for(notice.locale),
             name=person.name,
             categories=notice.categories,
             incident=case,
-            sender_name=smtp.sender,
+            sender_name=sender.display_name or sender.addr_spec,
             contact_email=(cfg.alerts.email if cfg.alerts and cfg.alerts.email else smtp.sender),
             reference="SW-preview",
             org_id=notice.org_id,

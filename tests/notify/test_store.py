@@ -1,0 +1,135 @@
+"""The notice state machine and its keys, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from seawall.core.errors import StorageError
+from seawall.notify.campaign import PlannedNotice
+from seawall.notify.errors import NotifyError
+from seawall.notify.model import Outcome
+from seawall.notify.store import NotifyStore
+from seawall.storage.database import open_database
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[NotifyStore]:
+    db = open_database(db_url)
+    yield NotifyStore(db)
+    db.close()
+
+
+def _notice(uid: str, reason: str | None = None) -> PlannedNotice:
+    return PlannedNotice(
+        recipient=f"user:{uid}",
+        kind="user",
+        user_id=uid,
+        org_id=None,
+        locale="en",
+        risk_tier="high",
+        categories=("user.contact.email", "user.name"),
+        reason=reason,
+    )
+
+
+def _create(store: NotifyStore, uids: list[str], wave: int | None = None) -> int:
+    campaign = store.create(
+        incident=1,
+        scope_version=1,
+        audience="users",
+        kind="user",
+        template="default",
+        sender="Security <security@example.com>",
+        notices=[_notice(u, "no_email" if u.startswith("x") else None) for u in uids],
+        wave=wave,
+    )
+    return campaign.id
+
+
+def _mid(notice_id: int) -> str:
+    return f"<{notice_id}@example.com>"
+
+
+def test_waves_and_keys(store: NotifyStore) -> None:
+    first = _create(store, ["a", "b", "x1"])
+    assert store.get(first).wave == 1
+    assert store.counts(first) == {
+        "pending": 2, "sending": 0, "sent": 0, "failed": 0, "suppressed": 1,
+    }  # fmt: skip
+    assert store.get(_create(store, ["c"])).wave == 2
+    with pytest.raises(NotifyError, match="already has wave 1"):
+        _create(store, ["d"], wave=1)
+    with pytest.raises((StorageError, IntegrityError)):
+        _create(store, ["e", "e"])  # one notice per (campaign, recipient)
+    told = store.told(1, "user")
+    assert set(told) == {"user:a", "user:b", "user:c"}  # suppressed ones were not told
+
+
+def test_a_notice_moves_pending_sending_sent(store: NotifyStore) -> None:
+    cid = _create(store, ["a", "b"])
+    store.start_run(cid, "here:1:x", may_take_over=lambda _r, _b: True)
+    first = store.claim(cid, finished=None, message_id=_mid).notice
+    assert first is not None
+    assert (first.state, first.attempts, first.message_id) == ("sending", 1, _mid(first.id))
+    second = store.claim(cid, finished=Outcome(first.id, "sent", "250 ok"), message_id=_mid)
+    assert second.notice is not None
+    retry_at = time.time() + 60
+    last = store.claim(
+        cid, finished=Outcome(second.notice.id, "pending", "451 later", retry_at), message_id=_mid
+    )
+    assert last.notice is None
+    assert last.next_due == pytest.approx(retry_at)
+    assert store.counts(cid)["sent"] == 1
+    assert store.counts(cid)["pending"] == 1
+    assert store.finish_run(cid, "here:1:x") is False
+
+
+def test_a_dead_run_leaves_exactly_its_in_flight_notices_uncertain(store: NotifyStore) -> None:
+    cid = _create(store, ["a", "b", "c", "d"])
+    store.start_run(cid, "here:1:x", may_take_over=lambda _r, _b: True)
+    a = store.claim(cid, finished=None, message_id=_mid).notice
+    b = store.claim(cid, finished=None, message_id=_mid).notice
+    assert a is not None
+    assert b is not None
+    store.settle(Outcome(a.id, "sent", "250"))
+    assert [n.id for n in store.uncertain(cid)] == [b.id]  # "sending" when the run died
+    with pytest.raises(NotifyError, match="being sent by here:1:x"):
+        store.start_run(cid, "other:2:y", may_take_over=lambda _r, _b: False)
+    first, reclaimed = store.start_run(cid, "other:2:y", may_take_over=lambda _r, _b: True)
+    assert (first, reclaimed) == (False, 1)
+    again = store.claim(cid, finished=None, message_id=_mid).notice
+    assert again is not None
+    assert again.id == b.id
+    assert again.message_id == b.message_id, "a re-sent copy keeps its Message-ID"
+    assert [n.id for n in store.uncertain(cid)] == [b.id]
+    store.settle(Outcome(b.id, "sent", "250"))
+    assert [(n.id, n.state) for n in store.uncertain(cid)] == [(b.id, "sent")]
+
+
+def test_outcomes_only_land_on_notices_in_flight(store: NotifyStore) -> None:
+    cid = _create(store, ["a"])
+    notice = store.notices(cid)[0]
+    store.settle(Outcome(notice.id, "sent", "250"))  # never claimed: ignored
+    assert store.counts(cid)["pending"] == 1
+
+
+def test_suppression_list(store: NotifyStore) -> None:
+    store.suppress("a", "asked not to be contacted")
+    store.suppress("a", "again")
+    assert store.suppressed() == {"a"}
+
+
+def test_our_pid_marks_a_live_runner() -> None:
+    from seawall.notify.send import _may_take_over
+
+    decide = _may_take_over(60)
+    import socket
+
+    assert decide(f"{socket.gethostname()}:{os.getpid()}:x", time.time() - 999) is False
+    assert decide("elsewhere.example.com:1:x", time.time() - 999) is True
+    assert decide("elsewhere.example.com:1:x", time.time()) is False
