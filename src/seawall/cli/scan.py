@@ -21,13 +21,33 @@ if TYPE_CHECKING:
 _BATCH_LINES = 2048
 
 
-def _lines(stream: BinaryIO) -> Iterator[str]:
-    """Text lines without their terminator; invalid UTF-8 never stops the scan."""
-    for raw in stream:
-        line = raw
-        if line.endswith(b"\n"):
-            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-        yield line.decode("utf-8", "surrogateescape")
+_CHUNK_BYTES = 1 << 20
+
+
+def _batches(stream: BinaryIO) -> Iterator[list[str]]:
+    """Lists of text lines without their terminator, read a megabyte at a time.
+
+    Splitting on the newline byte before decoding never cuts a UTF-8 sequence; invalid
+    UTF-8 never stops the scan (``surrogateescape``).  A ``\\r`` before the newline
+    goes with the terminator.
+    """
+    rest = b""
+    while chunk := stream.read(_CHUNK_BYTES):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        rest = chunk[cut:]
+        if cut:
+            yield _split(chunk[: cut - 1])
+    if rest:  # the last line, without a terminator: nothing to strip
+        yield [rest.decode("utf-8", "surrogateescape")]
+
+
+def _split(block: bytes) -> list[str]:
+    """The lines of ``block``, each of which was followed by a newline."""
+    lines = block.decode("utf-8", "surrogateescape").split("\n")
+    if b"\r" in block:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
 def run_scan(stdin: BinaryIO, stdout: BinaryIO, entities: frozenset[str] | None) -> int:
@@ -37,19 +57,17 @@ def run_scan(stdin: BinaryIO, stdout: BinaryIO, entities: frozenset[str] | None)
     scanner = default_scanner()
     total = 0
     number = 0
-    batch: list[str] = []
-    for line in _lines(stdin):
-        batch.append(line)
-        if len(batch) >= _BATCH_LINES:
+    for lines in _batches(stdin):
+        for begin in range(0, len(lines), _BATCH_LINES):
+            batch = lines[begin : begin + _BATCH_LINES]
             total += _write_batch(scanner.scan_lines(batch, entities), number, stdout)
             number += len(batch)
-            batch.clear()
-    total += _write_batch(scanner.scan_lines(batch, entities), number, stdout)
     stdout.flush()
     return total
 
 
 def _write_batch(results: list[list[Finding]], offset: int, stdout: BinaryIO) -> int:
+    """One write per batch; clean lines (most of them) are formatted without orjson."""
     out: list[bytes] = []
     total = 0
     for number, findings in enumerate(results, start=offset + 1):
@@ -65,7 +83,8 @@ def _write_batch(results: list[list[Finding]], offset: int, stdout: BinaryIO) ->
         else:
             out.append(b'{"line":%d,"findings":[]}' % number)
     if out:
-        stdout.write(b"\n".join(out) + b"\n")
+        out.append(b"")
+        stdout.write(b"\n".join(out))
     return total
 
 

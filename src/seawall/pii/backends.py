@@ -12,10 +12,13 @@ while the common case (no region at all) costs one Hyperscan call.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import platform
 import re
 import threading
-from bisect import bisect_left
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from seawall.pii.detectors import DETECTORS, Detector
@@ -82,70 +85,109 @@ class HyperscanBackend:
     Hyperscan scans all patterns in one pass, so the common case (nothing matches)
     costs one call.  For the patterns it reports, the exact leftmost-first matches
     come from ``re``, which is faster than RE2's wrapper on short strings; texts
-    longer than a few kilobytes go to RE2, whose running time is linear.  A
-    start-of-match database would locate regions directly but takes seconds to
-    compile, which every ``seawall scan`` process would pay.
+    longer than a few kilobytes go to RE2, whose running time is linear.
+
+    ``line_hits`` answers the batch question (which patterns match in which of many
+    newline-joined lines) with a second database whose patterns are the detectors'
+    followed by ``[^\\n]*\\n``: each matches once per line, at its newline, so one
+    callback per (line, pattern) pair instead of one per match end.  No start of
+    match is needed, so neither database pays for ``HS_FLAG_SOM_LEFTMOST``; both are
+    compiled once per user and Hyperscan version and loaded from a cache after that.
     """
 
     name = "hyperscan"
-    _LONG = 4096
+    LONG = 4096
 
     def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
         import hyperscan
 
         self._hs = hyperscan
-        self._patterns = [d.pattern for d in detectors]
-        self._which = self._compile(hyperscan.HS_FLAG_SINGLEMATCH)
-        self._ends: Any = None  # compiled on first use by lines_with_matches
+        patterns = [d.pattern for d in detectors]
+        self._which = load_database(patterns, hyperscan.HS_FLAG_SINGLEMATCH)
+        per_line = [b"(?:" + p + rb")[^\n]*\n" for p in patterns]
+        self._per_line = load_database(per_line, 0)
         self._local = threading.local()  # a Hyperscan scratch space serves one thread
-        self._short = [re.compile(p) for p in self._patterns]
+        self.short = [re.compile(p) for p in patterns]
         self._long: Sequence[Any]
         try:
             import re2
 
-            self._long = [re2.compile(p) for p in self._patterns]
+            self._long = [re2.compile(p) for p in patterns]
         except ImportError:  # pragma: no cover - RE2 ships wherever Hyperscan does
-            self._long = self._short
+            self._long = self.short
 
-    def _compile(self, flag: int) -> Any:
-        db = self._hs.Database(mode=self._hs.HS_MODE_BLOCK)
-        ids = list(range(len(self._patterns)))
-        db.compile(expressions=self._patterns, ids=ids, flags=[flag] * len(ids))
-        return db
-
-    def _scan(self, db: Any, kind: str, data: bytes) -> list[tuple[int, int]]:
-        """(detector index, match end) for every match Hyperscan reports."""
+    def _scratch(self, kind: str, db: Any) -> Any:
         scratch = getattr(self._local, kind, None)
         if scratch is None:
             scratch = self._hs.Scratch(db)
             setattr(self._local, kind, scratch)
-        hits: list[tuple[int, int]] = []
-
-        def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            hits.append((index, end))
-
-        db.scan(data, match_event_handler=on_match, scratch=scratch)
-        return hits
+        return scratch
 
     def candidates(self, data: bytes) -> list[Candidate]:
-        hits = self._scan(self._which, "which", data)
+        hits: set[int] = set()
+
+        def on_match(index: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
+            hits.add(index)
+
+        self._which.scan(
+            data, match_event_handler=on_match, scratch=self._scratch("which", self._which)
+        )
         if not hits:
             return []
-        compiled = self._long if len(data) > self._LONG else self._short
+        compiled = self._long if len(data) > self.LONG else self.short
         found: list[Candidate] = []
-        for index in sorted({index for index, _end in hits}):
+        for index in sorted(hits):
             found.extend((index, m.start(), m.end()) for m in compiled[index].finditer(data))
         return found
 
-    def lines_with_matches(self, data: bytes, line_ends: Sequence[int]) -> set[int]:
-        """Indexes of the newline-joined lines in which any pattern matches.
+    def line_hits(self, data: bytes) -> list[tuple[int, int]]:
+        """(offset just past the newline, detector index) for every pattern that matches
+        in a line of ``data``, which must end with a newline."""
+        pairs: list[tuple[int, int]] = []
+        append = pairs.append
 
-        No pattern matches a newline, so one scan of many lines tells which of them
-        need a closer look.
-        """
-        if self._ends is None:
-            self._ends = self._compile(0)
-        return {bisect_left(line_ends, end) for _index, end in self._scan(self._ends, "ends", data)}
+        def on_match(index: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            append((end, index))
+
+        db = self._per_line
+        db.scan(data, match_event_handler=on_match, scratch=self._scratch("lines", db))
+        return pairs
+
+
+def _cache_dir() -> Path:
+    return Path.home() / ".cache" / "seawall"
+
+
+def load_database(patterns: Sequence[bytes], flag: int, cache_dir: Path | None = None) -> Any:
+    """A block-mode Hyperscan database, from the per-user cache when it holds one.
+
+    Compiling costs a noticeable part of a second (seconds with start-of-match), which
+    every ``seawall scan`` process would pay; the serialised database loads in
+    microseconds.  The key covers the patterns, the flags, the Hyperscan version and
+    the machine, so a stale or foreign file is never used; an unreadable or
+    unwritable cache only means compiling again.
+    """
+    import hyperscan
+
+    version = str(getattr(hyperscan, "__version__", ""))
+    parts = [*patterns, str(flag).encode(), version.encode(), platform.machine().encode()]
+    key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:24]
+    path = (cache_dir or _cache_dir()) / f"hyperscan-{key}.db"
+    try:
+        return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+    except (OSError, hyperscan.HyperscanError):
+        pass
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    ids = list(range(len(patterns)))
+    db.compile(expressions=list(patterns), ids=ids, flags=[flag] * len(ids))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(hyperscan.dumpb(db))
+        partial.replace(path)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass
+    return db
 
 
 def best_backend() -> Backend:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from itertools import accumulate
 
-from seawall.pii.backends import Backend, best_backend
+from seawall.pii.backends import Backend, HyperscanBackend, best_backend
 from seawall.pii.decoding import View, base64_values, mask, views
 from seawall.pii.detectors import DETECTORS
 from seawall.pii.finding import KNOWN_VALUE, PRIORITY, TAGS, Finding
@@ -22,8 +23,6 @@ from seawall.pii.known import KnownValues
 #: encoded form contains "%" or an entity.
 _TRIGGER = re.compile(r"[0-9@%]|[A-Fa-f]:[A-Fa-f:]|[A-Za-z_-]{16}|&[A-Za-z]+;")
 _MAX_REDACT_PASSES = 4
-#: Lines that may hold data only a decoded view reveals (see ``scan_lines``).
-_MAY_HIDE = re.compile(r"[%+&=]")
 
 
 def resolve(findings: list[Finding]) -> list[Finding]:
@@ -117,21 +116,65 @@ class Scanner:
     def scan_lines(
         self, lines: Sequence[str], entities: Collection[str] | None = None
     ) -> list[list[Finding]]:
-        """``[scan(line) for line in lines]``, faster: one backend pass finds the lines
-        worth a closer look (lines must not contain newlines)."""
-        locate = getattr(self.backend, "lines_with_matches", None)
-        if locate is None:
+        """``[scan(line) for line in lines]``, faster (lines must not contain newlines).
+
+        One Hyperscan pass over the joined lines says which patterns match in which
+        line, and a second pass does the same for all decoded views at once; ``re``
+        then confirms the exact spans only for those (line, pattern) pairs, and only
+        candidates reach the validators.  The per-line work is otherwise exactly that
+        of ``scan``, so the results are identical.
+        """
+        locate = getattr(self.backend, "line_hits", None)
+        if locate is None or any("\n" in line for line in lines):
             return [self.scan(line, entities) for line in lines]
-        line_ends: list[int] = []
-        pos = -1
-        for line in lines:
-            pos += len(line) + 1
-            line_ends.append(pos)
-        hot = locate(mask("\n".join(lines)), line_ends)
-        return [
-            self.scan(line, entities) if i in hot or _MAY_HIDE.search(line) else []
-            for i, line in enumerate(lines)
-        ]
+        wanted = _wanted(entities)
+        raw_hits = _hits_per_line(locate, lines)
+        line_views: dict[int, list[View]] = {}
+        decoded: list[View] = []
+        for i, line in enumerate(lines):
+            if len(line) > HyperscanBackend.LONG or not _TRIGGER.search(line):
+                continue
+            line_views[i] = text_views = views(line)
+            decoded.extend(v for v in text_views[1:] if "\n" not in v.text)
+        view_hits = _hits_per_line(locate, [v.text for v in decoded])
+        hits_of: dict[int, list[int]] = {id(v): h for v, h in zip(decoded, view_hits, strict=True)}
+        results: list[list[Finding]] = []
+        for i, line in enumerate(lines):
+            if len(line) > HyperscanBackend.LONG:
+                results.append(self.scan(line, entities))
+                continue
+            text_views_or_none = line_views.get(i)
+            if text_views_or_none is None:
+                results.append([])
+                continue
+            found: list[Finding] = []
+            for n, view in enumerate(text_views_or_none):
+                hits = raw_hits[i] if n == 0 else hits_of.get(id(view))
+                if hits is None:
+                    self._detect(view, entities, found)
+                elif hits:
+                    self._confirm(view, hits, wanted, found)
+            if "=" in line:
+                self._base64(text_views_or_none[:2], entities, None, found)
+            results.append(resolve(found))
+        return results
+
+    def _confirm(
+        self, view: View, hits: list[int], wanted: frozenset[int], out: list[Finding]
+    ) -> None:
+        """Exact spans and validation for the patterns Hyperscan found in ``view``."""
+        backend = self.backend
+        assert isinstance(backend, HyperscanBackend)
+        text = view.text
+        data = mask(text)
+        for index in sorted(set(hits)):
+            if index not in wanted:
+                continue
+            detector = DETECTORS[index]
+            for m in backend.short[index].finditer(data):
+                span = detector.validate(text, m.start(), m.end())
+                if span is not None:
+                    out.append(Finding(detector.entity, *view.original_span(*span)))
 
     def redact(
         self,
@@ -151,6 +194,24 @@ class Scanner:
                 break
             text = apply_tags(text, findings)
         return text
+
+
+def _wanted(entities: Collection[str] | None) -> frozenset[int]:
+    """Indexes of the detectors whose entity was asked for."""
+    return frozenset(i for i, d in enumerate(DETECTORS) if entities is None or d.entity in entities)
+
+
+def _hits_per_line(
+    locate: Callable[[bytes], list[tuple[int, int]]], texts: Sequence[str]
+) -> list[list[int]]:
+    """For each text, the detector indexes whose pattern matches in it (one scan)."""
+    per_text: list[list[int]] = [[] for _ in texts]
+    if not texts:
+        return per_text
+    line_of = {end: i for i, end in enumerate(accumulate(len(t) + 1 for t in texts))}
+    for end, index in locate(mask("\n".join(texts) + "\n")):
+        per_text[line_of[end]].append(index)
+    return per_text
 
 
 def apply_tags(text: str, findings: list[Finding]) -> str:

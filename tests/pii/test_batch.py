@@ -1,0 +1,91 @@
+"""The batched path (``Scanner.scan_lines``, ``seawall scan``'s reader) equals the
+per-line path, and the Hyperscan database cache is only ever an optimisation."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seawall.cli import scan as cli
+from seawall.pii.backends import backend_named, load_database
+from seawall.pii.detectors import DETECTORS
+from seawall.pii.engine import Scanner
+
+hyperscan = pytest.importorskip("hyperscan")
+
+CORPUS = Path(__file__).parents[1] / "data" / "pii" / "corpus.jsonl"
+TEXTS = [json.loads(line)["text"] for line in CORPUS.read_text("utf-8").splitlines()]
+SCANNER = Scanner(backend_named("hyperscan"))
+
+_PIECES = st.sampled_from([
+    "jane%40example.com", "%250A", "%0A", "a+b", "&#64;", "&amp;", "=", "?state=",
+    "eyJlbWFpbCI6ImphbmVAZXhhbXBsZS5jb20ifQ", "\udcff", "\x00", "é", "+1 202-555-0143",
+    "4111 1111 1111 1111", "x" * 5000,
+])  # fmt: skip
+LINE = st.one_of(
+    st.sampled_from(TEXTS),
+    st.text(max_size=60).map(lambda t: t.replace("\n", " ")),
+    st.lists(st.one_of(_PIECES, st.sampled_from(TEXTS)), max_size=5).map("".join),
+)
+
+
+@pytest.mark.parametrize(
+    "entities", [None, {"PHONE_NUMBER"}, {"EMAIL_ADDRESS", "JWT", "IBAN_CODE"}]
+)
+def test_scan_lines_equals_scan_on_the_whole_corpus(entities: set[str] | None) -> None:
+    assert SCANNER.scan_lines(TEXTS, entities) == [SCANNER.scan(t, entities) for t in TEXTS]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(LINE, max_size=8))
+def test_scan_lines_equals_scan_on_generated_lines(lines: list[str]) -> None:
+    assert SCANNER.scan_lines(lines) == [SCANNER.scan(t) for t in lines]
+
+
+def _old_reader(data: bytes) -> list[str]:
+    """The line semantics ``seawall scan`` always had: one line per ``readline``."""
+    out = []
+    for raw in io.BytesIO(data):
+        line = raw
+        if line.endswith(b"\n"):
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        out.append(line.decode("utf-8", "surrogateescape"))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"\n", b"\r", b"\xc3\xa9", b"\xff", b"\xe2\x82", b" "])))
+def test_chunked_reader_keeps_the_line_semantics(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    chunk = cli._CHUNK_BYTES
+    try:
+        cli._CHUNK_BYTES = 3  # cut lines and UTF-8 sequences across reads
+        batches = list(cli._batches(io.BytesIO(data)))
+    finally:
+        cli._CHUNK_BYTES = chunk
+    assert [line for batch in batches for line in batch] == _old_reader(data)
+
+
+def test_database_cache_round_trip_and_corruption(tmp_path: Path) -> None:
+    patterns = [d.pattern for d in DETECTORS]
+    load_database(patterns, 0, tmp_path)
+    (cached,) = tmp_path.iterdir()
+    assert cached.stat().st_size > 0
+    assert load_database(patterns, 0, tmp_path) is not None
+    cached.write_bytes(b"not a database")
+    db = load_database(patterns, 0, tmp_path)  # recompiled, and the file rewritten
+    hits: list[int] = []
+    db.scan(b"jane@example.com\n", match_event_handler=lambda i, *_: hits.append(i))
+    assert set(hits) == {0}
+    assert cached.read_bytes() != b"not a database"
+
+
+def test_unwritable_cache_only_means_compiling(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert load_database([rb"a+"], 0, blocker / "sub") is not None
