@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seawall.pii import ENTITIES, KnownValues, redact, scan
+from seawall.pii.engine import apply_tags
 from seawall.pii.finding import KNOWN_VALUE
+from seawall.pii.known import _fold_char, _fold_with_map
 
 _PIECES = st.sampled_from([
     "jane@example.com", "jane%40example.com", "%252B1%2B202", "+1 202-555-0143", "10.0.0.1",
@@ -59,3 +61,39 @@ def test_one_megabyte_lines() -> None:
     assert len(findings) == 2500
     assert scan("x" * 1_000_000) == []
     assert scan("@" * 1_000_000 + "%" * 1000) == []
+
+
+def _redact_by_scanning(text: str, known: KnownValues | None) -> str:
+    """``redact`` without its clean-string shortcut: scan until nothing is found."""
+    for _ in range(4):
+        findings = scan(text, known=known)
+        if not findings:
+            break
+        text = apply_tags(text, findings)
+    return text
+
+
+_SHORT = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet="abcXYZ _-:&+%@1éë—Zoë", max_size=40),
+    st.sampled_from(["Chrome", "Sign up for free", "Zoë", "ZOE DOE", "a" * 16, "a:b", "&amp;"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SHORT, st.booleans())
+def test_redact_shortcut_changes_nothing(text: str, with_known: bool) -> None:
+    known = KNOWN if with_known else None
+    assert redact(text, known=known) == _redact_by_scanning(text, known)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_folding_keeps_offsets(text: str) -> None:
+    folded, starts = _fold_with_map(text)
+    reference = [(i, _fold_char(ch)) for i, ch in enumerate(text)]
+    assert folded == "".join(f for _, f in reference)
+    if starts is None:
+        assert all(len(f) == 1 for _, f in reference)
+    else:
+        assert starts == [i for i, f in reference for _ in f] + [len(text)]

@@ -23,6 +23,11 @@ from seawall.pii.known import KnownValues
 #: encoded form contains "%" or an entity.
 _TRIGGER = re.compile(r"[0-9@%]|[A-Fa-f]:[A-Fa-f:]|[A-Za-z_-]{16}|&[A-Za-z]+;")
 _MAX_REDACT_PASSES = 4
+#: A cheaper superset of ``_TRIGGER`` for ``redact``'s common case, a short clean
+#: string (a button text, a browser name): two character-class searches instead of
+#: one four-way alternation tried at every position.
+_MAYBE = re.compile(r"[0-9@%:&]")
+_LETTER_RUN = re.compile(r"[A-Za-z_-]{16}")
 
 
 def resolve(findings: list[Finding]) -> list[Finding]:
@@ -188,6 +193,11 @@ class Scanner:
         until a fixed point makes ``redact`` idempotent by construction.  Clean text
         costs one scan, text with findings usually two.
         """
+        if not _MAYBE.search(text) and "+" not in text:
+            # No detector can fire and there is no decoded view: only known values can.
+            clean = len(text) < 16 or not _LETTER_RUN.search(text)
+            if clean and (not known or not known.find(text)):
+                return text
         for _ in range(_MAX_REDACT_PASSES):
             findings = self.scan(text, entities, known)
             if not findings:

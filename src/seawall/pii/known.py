@@ -52,12 +52,13 @@ def _fold_with_map(text: str) -> tuple[str, list[int] | None]:
     """The folded text and, unless folding kept offsets, where each char came from."""
     if text.isascii():
         return text.lower(), None
-    out: list[str] = []
+    out = list(map(_fold_char, text))
+    lengths = list(map(len, out))
+    if lengths.count(1) == len(lengths):
+        return "".join(out), None  # one character each ("é" -> "e"): offsets unchanged
     starts: list[int] = []
-    for index, ch in enumerate(text):
-        folded = _fold_char(ch)
-        out.append(folded)
-        starts.extend([index] * len(folded))
+    for index, length in enumerate(lengths):
+        starts.extend([index] * length)
     starts.append(len(text))
     return "".join(out), starts
 

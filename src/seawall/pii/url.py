@@ -127,7 +127,7 @@ def scrub_url(
     if not isinstance(url, str) or len(url) > _MAX_URL_LENGTH:
         raise PolicyError("URL is not a string of reasonable length; dropped")
     url = url.strip()
-    if any(not ch.isprintable() or ch.isspace() for ch in url):
+    if not url.isprintable() or " " in url:  # the only printable whitespace is " "
         raise PolicyError("URL contains whitespace or control characters; dropped")
     try:
         parts = urlsplit(url)
