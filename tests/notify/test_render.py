@@ -119,6 +119,9 @@ def test_a_missing_variable_names_file_and_line(tmp_path: Path) -> None:
         (".ann@example.com", False),
         ("ann@-example.com", False),
         ("", False),
+        ("ann@example.com\n", False),
+        ("ann\n@example.com", False),
+        ("ann@example.com\r", False),
     ],
 )
 def test_addresses(address: str, ok: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -51,8 +52,8 @@ def _create(store: NotifyStore, uids: list[str], wave: int | None = None) -> int
     return campaign.id
 
 
-def _mid(notice_id: int) -> str:
-    return f"<{notice_id}@example.com>"
+def _mid() -> str:
+    return f"<{uuid.uuid4().hex}@example.com>"
 
 
 def test_waves_and_keys(store: NotifyStore) -> None:
@@ -75,7 +76,8 @@ def test_a_notice_moves_pending_sending_sent(store: NotifyStore) -> None:
     store.start_run(cid, "here:1:x", may_take_over=lambda _r, _b: True)
     first = store.claim(cid, finished=None, message_id=_mid).notice
     assert first is not None
-    assert (first.state, first.attempts, first.message_id) == ("sending", 1, _mid(first.id))
+    assert (first.state, first.attempts) == ("sending", 1)
+    assert first.message_id
     second = store.claim(cid, finished=Outcome(first.id, "sent", "250 ok"), message_id=_mid)
     assert second.notice is not None
     retry_at = time.time() + 60

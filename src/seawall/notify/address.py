@@ -14,8 +14,12 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+_PLAIN = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:(?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)+(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z"
+)
 MAX_NAME = 120
 
 
@@ -36,6 +40,8 @@ def check_address(address: str | None) -> str | None:
     """
     if not address or len(address) > 254:
         return None
+    if _PLAIN.match(address):  # the common, all-ASCII case in one step
+        return address if len(address.partition("@")[0]) <= 64 else None
     local, at, domain = address.rpartition("@")
     if not at or not _LOCAL.match(local) or ".." in local or local.startswith("."):
         return None

@@ -167,6 +167,8 @@ def index_directory(people: Iterable[Person]) -> tuple[dict[str, Person], dict[s
 
 
 def _covered(told: Sequence[Told], categories: tuple[str, ...], members: int | None) -> bool:
+    if not told:
+        return False
     wanted = set(categories)
     return any(
         wanted <= t.categories and (members is None or (t.members or 0) >= members) for t in told
@@ -187,7 +189,7 @@ def _exclusion(
         return "invalid_email"
     if person.user_id in suppressed:
         return "suppressed"
-    if _covered(earlier.get(recipient, ()), categories, members):
+    if earlier and _covered(earlier.get(recipient, ()), categories, members):
         return "already_notified"
     return None
 
@@ -217,24 +219,31 @@ def _plan_users(
     earlier: Mapping[str, Sequence[Told]],
 ) -> Plan:
     result = Plan(audience)
-    merged: dict[str, tuple[set[str], str, bool]] = {}
+    cats: dict[str, set[str]] = {}
+    tiers: dict[str, int] = {}
+    canaries: set[str] = set()
     for e in exposures:
-        if e.user_id is None:
+        uid = e.user_id
+        if uid is None:
             result.anonymous += 1
             continue
-        cats, tier, canary = merged.get(e.user_id, (set(), "low", False))
-        cats.update(e.categories)
-        if _TIER_RANK[e.risk_tier] > _TIER_RANK[tier]:
-            tier = e.risk_tier
-        merged[e.user_id] = (cats, tier, canary or e.canary)
-    for user_id in sorted(merged):
-        cats, tier, canary = merged[user_id]
-        categories = tuple(sorted(cats))
+        found = cats.get(uid)
+        if found is None:
+            cats[uid] = set(e.categories)
+            tiers[uid] = _TIER_RANK[e.risk_tier]
+        else:
+            found.update(e.categories)
+            tiers[uid] = max(tiers[uid], _TIER_RANK[e.risk_tier])
+        if e.canary:
+            canaries.add(uid)
+    names = {rank: tier for tier, rank in _TIER_RANK.items()}
+    for user_id in sorted(cats):
+        categories = tuple(sorted(cats[user_id]))
         person = by_user.get(user_id)
         recipient = f"user:{user_id}"
         reason = (
             "canary"
-            if canary
+            if user_id in canaries
             else _exclusion(person, recipient, categories, None, suppressed, earlier)
         )
         result.notices.append(
@@ -244,7 +253,7 @@ def _plan_users(
                 user_id=user_id,
                 org_id=None,
                 locale=normalise_locale(person.locale if person else None),
-                risk_tier=tier,
+                risk_tier=names[tiers[user_id]],
                 categories=categories,
                 reason=reason,
             )

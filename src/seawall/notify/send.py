@@ -163,8 +163,8 @@ class _Run:
         self.stop = threading.Event()
         self.error: BaseException | None = None
 
-    def message_id(self, notice_id: int) -> str:
-        return f"<{uuid.uuid4().hex}.{self.campaign.id}.{notice_id}@{self.sender.domain}>"
+    def message_id(self) -> str:
+        return f"<{uuid.uuid4().hex}.{self.campaign.id}@{self.sender.domain}>"
 
     def work(self) -> None:
         conn = SmtpConnection(self.smtp)
@@ -234,7 +234,7 @@ class _Run:
             to_name=person.name,
             to_address=address,
             rendered=rendered,
-            message_id=notice.message_id or self.message_id(notice.id),
+            message_id=notice.message_id or self.message_id(),
             locale=context["locale"],
             reference=reference,
         )

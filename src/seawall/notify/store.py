@@ -20,7 +20,6 @@ import builtins
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, func, insert, select, update
@@ -151,9 +150,7 @@ class NotifyStore:
             ).inserted_primary_key
             assert key is not None
             campaign_id = int(key[0])
-            for i in range(0, len(notices), _CHUNK):
-                rows = [_notice_row(campaign_id, n, now) for n in notices[i : i + _CHUNK]]
-                conn.execute(insert(n_t), rows)
+            _insert_notices(conn, [_notice_row(campaign_id, n, now) for n in notices])
             return campaign_id, None
 
         key, clash = self.db.writer.call(job)
@@ -332,7 +329,7 @@ class NotifyStore:
         campaign_id: int,
         *,
         finished: Outcome | None,
-        message_id: Callable[[int], str],
+        message_id: Callable[[], str],
     ) -> Claim:
         """Record the previous outcome and mark the next due notice ``sending``, in one commit."""
 
@@ -340,36 +337,33 @@ class NotifyStore:
             now = time.time()
             if finished is not None:
                 _settle(conn, finished, now)
-            for _ in range(5):
-                row = conn.execute(
-                    select(n_t)
-                    .where(
-                        n_t.c.campaign == campaign_id,
-                        n_t.c.state == "pending",
-                        n_t.c.due_at <= now,
-                    )
-                    .order_by(n_t.c.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                ).first()
-                if row is None:
-                    break
-                # The Message-ID is kept across attempts: a copy re-sent after a crash
-                # carries the same one, so mail clients can fold the duplicate.
-                mid = row.message_id or message_id(int(row.id))
-                taken = conn.execute(
-                    update(n_t)
-                    .where(n_t.c.id == row.id, n_t.c.state == "pending")
-                    .values(
-                        state="sending",
-                        attempts=n_t.c.attempts + 1,
-                        message_id=mid,
-                        updated_at=now,
-                    )
-                ).rowcount
-                if taken:
-                    notice = replace(_notice(row), state="sending", message_id=mid)
-                    return Claim(replace(notice, attempts=notice.attempts + 1), None)
+            # One statement claims the next due notice. A re-sent copy keeps the
+            # Message-ID of the first attempt, so mail clients can fold the duplicate.
+            due = (
+                select(n_t.c.id)
+                .where(
+                    n_t.c.campaign == campaign_id,
+                    n_t.c.state == "pending",
+                    n_t.c.due_at <= now,
+                )
+                .order_by(n_t.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            row = conn.execute(
+                update(n_t)
+                .where(n_t.c.id == due, n_t.c.state == "pending")
+                .values(
+                    state="sending",
+                    attempts=n_t.c.attempts + 1,
+                    message_id=func.coalesce(n_t.c.message_id, message_id()),
+                    updated_at=now,
+                )
+                .returning(*n_t.c)
+            ).first()
+            if row is not None:
+                return Claim(_notice(row), None)
             later = conn.execute(
                 select(func.min(n_t.c.due_at)).where(
                     n_t.c.campaign == campaign_id, n_t.c.state == "pending"
@@ -403,6 +397,19 @@ class NotifyStore:
             return done
 
         return self.db.writer.call(job)
+
+
+def _insert_notices(conn: Connection, rows: list[dict[str, object]]) -> None:
+    """A plain driver executemany: 100,000 notices in seconds, not tens of seconds."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    # Table and column names are our own constants, never input: no injection vector.
+    names, marks = ", ".join(columns), ", ".join([mark] * len(columns))
+    sql = f"INSERT INTO {n_t.name} ({names}) VALUES ({marks})"  # noqa: S608
+    for i in range(0, len(rows), _CHUNK):
+        conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows[i : i + _CHUNK]])
 
 
 def _settle(conn: Connection, outcome: Outcome, now: float) -> None:
