@@ -53,6 +53,37 @@ def detect_format(path: Path) -> str:
     )
 
 
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip)"),
+    (b"PK\x03\x04", "a zip archive", "unzip it first"),
+    (b"\xff\xfe", "UTF-16 text", "save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text", "save it as UTF-8"),
+    (b"PAR1", "a Parquet file", "pass --format parquet"),
+)
+
+
+def check_content(path: Path, fmt: str) -> None:
+    """Refuse a file whose first bytes contradict its format, rather than reading garbage
+    as records: an empty file, a compressed one, UTF-16, JSON named ``.csv`` and so on."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if not head.strip():
+        raise LeakedFileError(
+            f"{path.name}: the file is empty, so there is nothing to match. "
+            "Fix: ask the vendor for the export again"
+        )
+    if fmt == "parquet":
+        return  # DuckDB checks the Parquet magic itself, and says so
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic):
+            raise LeakedFileError(f"{path.name}: read as {fmt}, but the file is {what}. Fix: {fix}")
+    if fmt == "csv" and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        raise LeakedFileError(
+            f"{path.name}: read as CSV, but the file starts like JSON. "
+            "Fix: pass --format ndjson (one object per line) or --format json (an array)"
+        )
+
+
 def _x(con: Any, sql: str, params: list[object] | None = None) -> None:
     """Run a statement to completion (DuckDB wants every result consumed)."""
     con.execute(sql, params or []).fetchall()
@@ -103,9 +134,9 @@ def _read_lines(con: Any, path: Path) -> None:
     _x(
         con,
         """CREATE OR REPLACE TEMP TABLE bad AS
-        SELECT DISTINCT line::BIGINT AS line,
-          CASE WHEN error_type = 'INVALID ENCODING' THEN 'not UTF-8'
-               ELSE lower(error_type) END AS reason FROM reject_errors""",
+        SELECT line::BIGINT AS line,
+          min(CASE WHEN error_type = 'INVALID ENCODING' THEN 'not UTF-8'
+               ELSE lower(error_type) END) AS reason FROM reject_errors GROUP BY line""",
     )
     _x(con, "CREATE OR REPLACE TEMP TABLE _ex AS SELECT line FROM bad")
     _physical(con, "lines", "_ex")
@@ -206,19 +237,33 @@ def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
     _x(
         con,
         """CREATE OR REPLACE TEMP TABLE bad AS
-        SELECT DISTINCT line::BIGINT AS line,
-          CASE WHEN error_type = 'INVALID ENCODING' THEN 'not UTF-8'
+        SELECT line::BIGINT AS line,
+          -- one reason per line: DuckDB may report a ragged row once per extra column
+          min(CASE WHEN error_type = 'INVALID ENCODING' THEN 'not UTF-8'
                WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
                  THEN 'ragged: ' || error_message
-               ELSE lower(error_type) END AS reason FROM reject_errors""",
+               ELSE lower(error_type) END) AS reason FROM reject_errors GROUP BY line""",
     )
+    # DuckDB skips blank lines, except in a one-column file, where a blank line is a
+    # NULL record: renumber with it, then drop it.
+    single = len(con.execute("DESCRIBE leak").fetchall()) == 2  # the column and rn
+    blank = "" if single else "UNION SELECT line FROM _blank"
     _x(
         con,
-        """CREATE OR REPLACE TEMP TABLE _ex AS
-        SELECT 1::BIGINT AS line UNION SELECT line FROM bad UNION SELECT line FROM _blank
+        f"""CREATE OR REPLACE TEMP TABLE _ex AS
+        SELECT 1::BIGINT AS line UNION SELECT line FROM bad {blank}
         UNION SELECT line FROM _lines_bad""",
     )
+    if con.execute("SELECT count(*) FROM _lines_bad WHERE line = 1").fetchall()[0][0]:
+        raise LeakedFileError(
+            f"{path.name}: the header row is not UTF-8. Fix: save the file as UTF-8"
+        )
+    # Lines that could not be decoded stay invalid even when the CSV reader did not
+    # reject them itself (they produce no record either way).
+    _x(con, "INSERT INTO bad SELECT * FROM _lines_bad WHERE line NOT IN (SELECT line FROM bad)")
     _physical(con, "leak", "_ex")
+    if single:
+        _x(con, "DELETE FROM leak WHERE line IN (SELECT line FROM _blank)")
     cols = [r[0] for r in con.execute("DESCRIBE leak").fetchall()]
     return tuple(c for c in cols if c != "line")
 
@@ -258,6 +303,7 @@ def load_leaked(con: Any, path: Path, fmt: str | None = None) -> LeakedFile:
     }
     if fmt not in readers:
         raise LeakedFileError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    check_content(path, fmt)
     columns = readers[fmt](con, path)
     rows = con.execute(
         "SELECT (SELECT count(*) FROM leak) + (SELECT count(*) FROM bad)"
