@@ -85,10 +85,27 @@ def read_csv_directory(path: Path) -> Iterator[Person]:
                 person = _person(row, index)
                 if person is not None:
                     yield person
-        except (UnicodeDecodeError, csv.Error) as exc:
+        except UnicodeDecodeError as exc:
+            # The decoder reads ahead of the CSV reader, so its line count is not the place.
+            raise DirectoryError(
+                f"{where}, line {_undecodable_line(path)}: not UTF-8 ({exc.reason}). "
+                "Fix: save it as UTF-8 CSV"
+            ) from None
+        except csv.Error as exc:
             raise DirectoryError(
                 f"{where}, line {reader.line_num}: cannot read ({exc}). Fix: save it as UTF-8 CSV"
             ) from None
+
+
+def _undecodable_line(path: Path) -> int:
+    """The first physical line of ``path`` that is not UTF-8 (0 when none is)."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def read_sql_directory(url: str, query: str) -> Iterator[Person]:
