@@ -137,7 +137,11 @@ def parse_verbose(query: Mapping[str, str], body: bytes = b"") -> bool:
     """
     if query.get("verbose") == "1":
         return True
-    return bool(body) and not looks_like_json(body) and _VERBOSE_IN_FORM.search(body) is not None
+    return (
+        b"verbose=1" in body  # a fast scan first: bodies are tens of kilobytes of base64
+        and not looks_like_json(body)
+        and _VERBOSE_IN_FORM.search(body) is not None
+    )
 
 
 def _import_source(authorization: str | None, secrets: Mapping[str, str]) -> str:

@@ -458,5 +458,7 @@ class _Leaks:
             html.unescape(unquote_plus(blob))
         ):
             return True
-        query = blob.find("?")
-        return query >= 0 and _BASE64_RUN.search(blob, query) is not None
+        # the engine decodes base64 only inside URL parameters
+        return any(
+            _BASE64_RUN.search(text, text.find("?")) is not None for text in texts if "?" in text
+        )
