@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from seawall.cli import canary, config_cmd, incident, policy, scan, serve, sink, vendors
+from seawall.cli import (
+    canary,
+    config_cmd,
+    incident,
+    notify,
+    policy,
+    scan,
+    serve,
+    sink,
+    vendors,
+)
 from seawall.core.errors import ConfigError, SeawallError
 
 app = typer.Typer(
@@ -42,7 +52,7 @@ def init(
     )
 
 
-for module in (config_cmd, serve, vendors, incident, canary, policy, scan, sink):
+for module in (config_cmd, serve, vendors, incident, notify, canary, policy, scan, sink):
     module.register(app)
 
 
