@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, load
-from seawall.core.config import CONFIG_ENV
+from seawall.core.config import CONFIG_ENV, FORWARD_ENV
 
 
 def register(app: typer.Typer) -> None:
@@ -36,12 +36,10 @@ def register(app: typer.Typer) -> None:
         cfg = load(config)
         if listen:
             cfg = cfg.model_copy(update={"listen": listen})
-            cfg._base_dir = load(config)._base_dir
         if forward is not None:
             cfg = cfg.model_copy(
                 update={"gateway": cfg.gateway.model_copy(update={"forward": forward})}
             )
-            cfg._base_dir = load(config)._base_dir
         # Fail before binding the port: policies compile, keys load, the schema migrates.
         Runtime.build(cfg).close()
         host, port = cfg.listen_host_port()
@@ -61,6 +59,8 @@ def register(app: typer.Typer) -> None:
             )
             return
         os.environ[CONFIG_ENV] = str(config.resolve())
+        if forward is not None:
+            os.environ[FORWARD_ENV] = "1" if forward else "0"
         uvicorn.run(
             "seawall.gateway.asgi:app_from_env",
             factory=True,

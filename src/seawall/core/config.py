@@ -344,9 +344,18 @@ def _check_secrets(config: Config, path: str) -> None:
 CONFIG_ENV = "SEAWALL_CONFIG"
 
 
+FORWARD_ENV = "SEAWALL_FORWARD"
+
+
 def config_path_from_env(default: str = "seawall.yaml") -> str:
     """The config path handed to worker processes (the one place env is read)."""
     return os.environ.get(CONFIG_ENV, default)
+
+
+def forward_override_from_env() -> bool | None:
+    """``seawall serve --forward/--no-forward``, handed to worker processes."""
+    value = os.environ.get(FORWARD_ENV)
+    return None if value is None else value == "1"
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
