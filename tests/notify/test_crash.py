@@ -18,7 +18,7 @@ from tests.notify.world import exposures, incident_with_scope, people, write_csv
 from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
-USERS = 400
+USERS = 240
 CONCURRENCY = 4
 
 
@@ -54,7 +54,7 @@ def test_kill_9_mid_campaign_then_resume(tmp_path: Path) -> None:
         campaign = str(planned["campaign"])
 
         send = [sys.executable, "-m", "seawall.cli.notify", "send", campaign, "--json"]
-        send += ["--config", str(config), "--rate", "150", "--concurrency", str(CONCURRENCY)]
+        send += ["--config", str(config), "--rate", "100", "--concurrency", str(CONCURRENCY)]
         proc = subprocess.Popen(send, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_for(lambda: server.count() >= USERS // 4, timeout=60)

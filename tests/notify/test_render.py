@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seawall.notify.address import check_address, clean_name, parse_sender
@@ -153,6 +153,7 @@ def test_a_header_injection_in_a_name_is_neutralised() -> None:
     assert clean_name("Eve\r\nBcc: x@example.com") == "Eve Bcc: x@example.com"
 
 
+@settings(deadline=None, max_examples=60)
 @given(st.text(max_size=80))
 def test_no_name_can_break_the_message(name: str) -> None:
     data = _message(name)
