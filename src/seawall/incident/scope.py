@@ -7,6 +7,7 @@ key and the canary ids; the output is one ``Exposure`` per person. I/O lives in
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -77,10 +78,17 @@ class FileHit:
     canary: bool = False
 
 
-def _tier(categories: Sequence[str], fields: Sequence[str], person: Person | None) -> str:
-    has_org = any(f in ORG_FIELDS for f in fields)
-    tier, _ = risk_tier(categories, has_org=has_org, role=person.role if person else None)
+@functools.lru_cache(maxsize=65_536)
+def _cached_tier(categories: tuple[str, ...], has_org: bool, role: str | None) -> str:
+    tier, _ = risk_tier(categories, has_org=has_org, role=role)
     return tier
+
+
+def _tier(categories: Sequence[str], fields: Sequence[str], person: Person | None) -> str:
+    # A million people share a few dozen (categories, org, role) combinations: the
+    # tier is computed once per combination.
+    has_org = not ORG_FIELDS.isdisjoint(fields)
+    return _cached_tier(tuple(categories), has_org, person.role if person else None)
 
 
 def build_exposures(ledger: LedgerScope, index: DirectoryIndex) -> list[Exposure]:
