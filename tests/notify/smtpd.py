@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
 from seawall.sink.server import free_port
+from tests.support import wait_for
 
 # Given the recipient address, a reply to refuse it with ("451 ...", "550 ..."), or None.
 RcptRule = Callable[[str], str | None]
@@ -92,3 +98,63 @@ def temporarily_then(
         return None
 
     return rule
+
+
+class Drop:
+    """An aiosmtpd handler for a server in its own process: one file per message.
+
+    Each file is ``<recipients, comma-separated>\\n`` then the raw bytes as received.
+    Run as ``python -m aiosmtpd -n -l 127.0.0.1:PORT -c tests.notify.smtpd.Drop DIR``.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.count = 0
+
+    @classmethod
+    def from_cli(cls, parser: Any, *args: str) -> Drop:
+        return cls(args[0])
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        data = envelope.original_content or envelope.content
+        tmp = self.folder / f"{self.count:07d}.tmp"
+        tmp.write_bytes(",".join(envelope.rcpt_tos).encode() + b"\n" + data)
+        tmp.rename(tmp.with_suffix(".eml"))
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_server_process(folder: Path) -> Iterator[tuple[Callable[[], list[Received]], int]]:
+    """aiosmtpd in a child process (no GIL shared with the sender); yields (read, port)."""
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+         "-c", "tests.notify.smtpd.Drop", str(folder)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+
+    def up() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            return proc.poll() is not None
+        return True
+
+    def read() -> list[Received]:
+        out = []
+        for path in sorted(folder.glob("*.eml")):
+            rcpts, _, data = path.read_bytes().partition(b"\n")
+            out.append(Received("", rcpts.decode().split(","), data))
+        return out
+
+    try:
+        wait_for(up, timeout=30)
+        assert proc.poll() is None, "aiosmtpd did not start"
+        yield read, port
+    finally:
+        proc.kill()
+        proc.wait()

@@ -17,7 +17,7 @@ from seawall.notify.send import SendOptions, send_campaign
 from seawall.notify.store import NotifyStore
 from seawall.notify.wave import plan_wave
 from seawall.storage.database import Database, open_database
-from tests.notify.smtpd import smtp_server, temporarily_then
+from tests.notify.smtpd import smtp_server, smtp_server_process, temporarily_then
 from tests.notify.world import (
     ALL_PHRASES,
     PROFILES,
@@ -62,10 +62,10 @@ def test_a_campaign_to_1000_users_and_their_org_admins(tmp_path: Path) -> None:
     admins = plan_wave(db, incident, "org_admins", ppl, sender=SENDER).campaign
     assert users is not None
     assert admins is not None
-    with smtp_server() as (server, port):
+    with smtp_server_process(tmp_path / "mail") as (read, port):
         assert _send(db, users.id, port, ppl)["sent"] == 1000
         assert _send(db, admins.id, port, ppl)["sent"] == 20
-        received = list(server.received)
+        received = read()
 
     by_rcpt = Counter(r.rcpt_tos[0] for r in received)
     assert len(received) == 1020
