@@ -36,6 +36,7 @@ from seawall.notify.model import Campaign, Notice, Outcome
 from seawall.notify.render import Renderer, notice_context
 from seawall.notify.smtp import RateLimiter, SmtpConnection, build_message
 from seawall.notify.store import NotifyStore
+from seawall.notify.suppression import SuppressionList
 from seawall.notify.wave import DEFAULT_TEMPLATE
 from seawall.storage.database import Database
 
@@ -302,7 +303,7 @@ def send_campaign(
         campaign,
         incidents,
         by_user,
-        store.suppressed(),
+        SuppressionList(db).user_ids(),
         renderer,
         smtp,
         sender,
@@ -334,8 +335,8 @@ def _drive(
         t.start()
     beat = time.monotonic()
     try:
-        while any(t.is_alive() for t in threads):
-            threads[0].join(0.2) if threads[0].is_alive() else time.sleep(0.2)
+        while alive := [t for t in threads if t.is_alive()]:
+            alive[0].join(0.2)
             if stop is not None and stop.is_set():
                 run.stop.set()
             if on_progress is not None:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from seawall.notify.campaign import Kind, PlannedNotice, Told
 from seawall.notify.errors import NotifyError
 from seawall.notify.model import STATES, Campaign, Claim, Notice, Outcome
-from seawall.notify.tables import notify_campaigns, notify_notices, notify_suppressions
+from seawall.notify.tables import notify_campaigns, notify_notices
 from seawall.storage.database import Database
 
 _TOLD_STATES = ("pending", "sending", "sent")
@@ -97,7 +97,7 @@ def _notice_row(campaign: int, n: PlannedNotice, now: float) -> dict[str, object
 
 
 class NotifyStore:
-    """Campaigns, their notices, and the suppression list."""
+    """Campaigns and their notices."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -189,30 +189,6 @@ class NotifyStore:
             for r in conn.execute(query):
                 told[r.recipient].append(Told(frozenset(r.categories.split()), r.members))
         return dict(told)
-
-    # -- suppression -----------------------------------------------------------------
-
-    def suppress(self, user_id: str, reason: str) -> None:
-        """Never notify this user again (e.g. a mailbox that must not receive mail)."""
-
-        def job(conn: Connection) -> None:
-            exists = conn.execute(
-                select(notify_suppressions.c.user_id).where(
-                    notify_suppressions.c.user_id == user_id
-                )
-            ).scalar()
-            if exists is None:
-                conn.execute(
-                    insert(notify_suppressions).values(
-                        user_id=user_id, reason=reason, at=time.time()
-                    )
-                )
-
-        self.db.writer.call(job)
-
-    def suppressed(self) -> set[str]:
-        with self.db.engine.connect() as conn:
-            return set(conn.execute(select(notify_suppressions.c.user_id)).scalars())
 
     # -- reading notices -------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from seawall.notify.errors import NotifyError
 from seawall.notify.model import Campaign
 from seawall.notify.render import Renderer
 from seawall.notify.store import NotifyStore
+from seawall.notify.suppression import SuppressionList
 from seawall.storage.database import Database
 
 DEFAULT_TEMPLATE = "default"
@@ -59,7 +60,7 @@ def plan_wave(
         exposures,
         people,
         target,
-        suppressed=store.suppressed(),
+        suppressed=SuppressionList(db).user_ids(),
         earlier=store.told(incident_id, target.kind),
     )
     renderer = Renderer(templates)
