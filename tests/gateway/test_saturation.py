@@ -28,11 +28,22 @@ def test_full_write_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
         try:
             with serve_app(create_app(cfg, runtime=runtime, forward=True)) as url:
                 # Hold the single writer, then fill its queue: the store is saturated.
-                runtime.db.writer.submit(lambda _conn: release.wait(30))
+                holding = threading.Event()
+
+                def hold(_conn: object) -> None:
+                    holding.set()
+                    release.wait(30)
+
+                runtime.db.writer.submit(hold)
+                assert holding.wait(10)
                 fillers = []
-                with pytest.raises(Saturated):  # the forwarder's claims queue up too
-                    for _ in range(11):
+
+                def fill() -> None:
+                    for _ in range(11):  # the forwarder's claims queue up too
                         fillers.append(runtime.db.writer.submit(lambda _conn: None))
+
+                with pytest.raises(Saturated):
+                    fill()
                 body = json.dumps(
                     [
                         {
@@ -45,7 +56,9 @@ def test_full_write_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
                         }
                     ]
                 )
-                r = httpx.post(f"{url}/track", data={"data": body}, params={"verbose": "1"})
+                r = httpx.post(
+                    f"{url}/track", data={"data": body}, params={"verbose": "1"}, timeout=30
+                )
                 assert r.status_code == 503
                 assert r.headers["retry-after"] == "1"
                 assert r.json()["status"] == 0
@@ -53,7 +66,9 @@ def test_full_write_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
                 for f in fillers:
                     f.result(10)
                 # the SDK's retry is accepted and delivered
-                r = httpx.post(f"{url}/track", data={"data": body}, params={"verbose": "1"})
+                r = httpx.post(
+                    f"{url}/track", data={"data": body}, params={"verbose": "1"}, timeout=30
+                )
                 assert r.status_code == 200
                 wait_for(lambda: out.exists() and out.read_text().count("Viewed") == 1)
                 ready = httpx.get(f"{url}/readyz").json()
