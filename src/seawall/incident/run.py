@@ -29,6 +29,8 @@ from seawall.incident.store import IncidentStore
 from seawall.storage.database import Database
 from seawall.storage.tables import identity_links, ledger_values
 
+_LOOKUP_CHUNK = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class ScopeRun:
@@ -61,6 +63,7 @@ def run_scope(
     hits: list[FileHit] | None = None,
     inputs: dict[str, object] | None = None,
     timeline: tuple[str, str] = ("scoped", "scope from the ledger"),
+    people: dict[str, Person] | None = None,
 ) -> ScopeRun:
     """Scope from the ledger, merge the file's hits (new ones, else the last version's),
     and save the result as the next version."""
@@ -69,7 +72,7 @@ def run_scope(
     _check_vendor(config, incident)
     start, end = default_window(incident, config.vendors[incident.vendor].contract.retention_days)
     ledger_key = KeyRing(config.path(config.keys_dir)).ledger_key()
-    people = _people(config)
+    people = _people(config) if people is None else people
     canaries = set(canary_user_ids)
     index = DirectoryIndex.build(people.values(), ledger_key, canaries)
     ledger = read_ledger_scope(db, incident.vendor, start, end)
@@ -110,8 +113,9 @@ def fingerprint_lookup(db: Database, vendor: str, by_fp: dict[bytes, str]) -> ob
         out: dict[bytes, str] = {}
         lv, il = ledger_values, identity_links
         with db.engine.connect() as conn:
-            for i in range(0, len(fps), 500):
-                chunk = fps[i : i + 500]
+            # Big chunks: each statement costs a compile; SQLite takes 32,766 parameters.
+            for i in range(0, len(fps), _LOOKUP_CHUNK):
+                chunk = fps[i : i + _LOOKUP_CHUNK]
                 rows = conn.execute(
                     select(lv.c.fp, lv.c.subject, il.c.subject)
                     .select_from(lv.outerjoin(il, il.c.alias == lv.c.subject))
@@ -173,6 +177,7 @@ def run_match(
         hits=result.hits,
         inputs={"file": path.name, "file_bytes": path.stat().st_size, "format": result.file.format},
         timeline=("scoped", f"scope with leaked file {path.name}"),
+        people=people,  # read once per command: a million rows take seconds
     )
     return result, scope
 
