@@ -388,7 +388,7 @@ def _compute(value: JSONValue, decision: Decision, ctx: ApplyContext, free_text:
         return _DROPPED
     try:
         out = action.operate(value, ctx)
-        if decision.free_text:
+        if decision.free_text and isinstance(out, str | list | dict):  # numbers carry no text
             redacted = redact_value(out, ctx.known)
             if free_text == "drop_field" and redacted != out:
                 return _DROPPED
