@@ -88,7 +88,6 @@ def write_leaked_export(received: Received, path: Path) -> dict[str, int]:
     lines: list[bytes] = []
     for did, values in sorted(received.profiles.items()):
         props = {k: v for k, v in values.items() if k in ("$email", "$name", "$city", "plan")}
-        props["$last_seen"] = "2025-11-08T18:12:40"
         lines.append(orjson.dumps({"$distinct_id": did, "$properties": props}))
     for did, email, name in UNKNOWN_ROWS:
         lines.append(
