@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +12,31 @@ from rich.console import Console
 
 from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, load
 from seawall.core.config import CONFIG_ENV, FORWARD_ENV
+
+
+class Server(enum.StrEnum):
+    uvicorn = "uvicorn"
+    granian = "granian"
+
+
+def _granian(config: Path, forward: bool | None, host: str, port: int, workers: int) -> None:
+    """Granian's Rust HTTP stack, one worker process per core; each worker builds the app
+    from the config path handed over in the environment."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ[CONFIG_ENV] = str(config.resolve())
+    if forward is not None:
+        os.environ[FORWARD_ENV] = "1" if forward else "0"
+    Granian(
+        "seawall.gateway.asgi:app_from_env",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_access=False,
+    ).serve()
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +53,9 @@ def register(app: typer.Typer) -> None:
             bool | None,
             typer.Option("--forward/--no-forward", help="Run the forwarders in these processes."),
         ] = None,
+        server: Annotated[
+            Server, typer.Option(help="ASGI server; granian measured faster (docs/benchmarks.md).")
+        ] = Server.uvicorn,
     ) -> None:
         """Run the gateway: SDK endpoints, forwarders, /healthz, /readyz, /metrics."""
         import uvicorn
@@ -48,6 +78,9 @@ def register(app: typer.Typer) -> None:
             f"Seawall gateway on http://{host}:{port} ({n} process(es), "
             f"database {cfg.database.split(':', 1)[0]})"
         )
+        if server is Server.granian:
+            _granian(config, forward, host, port, n)
+            return
         if n == 1:
             uvicorn.run(
                 create_app(cfg),

@@ -1,0 +1,167 @@
+"""Gateway throughput with ack-after-commit, side by side with a floor server.
+
+One run on this machine: the README's example config plus a second vendor, SQLite,
+one server process per core, forwarders off (this measures what is accepted and
+committed), batches of 50 mixpanel-browser-shaped events of ~40 properties sent by
+wrk. Prints events/s, p50 and p99 latency, and the ratio to a floor server that only
+parses the body and answers 200, under uvicorn and granian.
+
+    python bench/gateway.py [--seconds 15] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_config import bench_data  # noqa: E402
+from traffic import batch_body  # noqa: E402
+
+from seawall.sink.server import free_port  # noqa: E402
+
+BIN = Path(sys.executable).parent
+LUA = """
+local bodies = {}
+local n = %(n)d
+init = function(args)
+  for i = 0, n - 1 do
+    local f = io.open("%(dir)s/body" .. i .. ".txt", "rb")
+    bodies[i + 1] = f:read("*all")
+    f:close()
+  end
+end
+local i = 0
+request = function()
+  i = (i %% n) + 1
+  return wrk.format("POST", "/track/",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, bodies[i])
+end
+"""
+
+
+def start(cmd: list[str], port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, float, float, int]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}/track/"], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        assert m, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--servers", default="uvicorn,granian")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="seawall-bench-"))
+    rng = random.Random(42)
+    n_bodies = 400
+    for i in range(n_bodies):
+        (tmp / f"body{i}.txt").write_bytes(batch_body(rng, "demo-project-token", args.batch))
+    script = tmp / "bodies.lua"
+    script.write_text(LUA % {"n": n_bodies, "dir": tmp})
+    env = {k: v for k, v in os.environ.items() if k != "SEAWALL_CONFIG"}
+    env["PYTHONPATH"] = str(Path(__file__).parent)
+    workers = str(os.cpu_count() or 2)
+    rows: list[tuple[str, float, float, float, int]] = []
+    for server in args.servers.split(","):
+        port = free_port()
+        if server == "uvicorn":
+            floor_cmd = [str(BIN / "uvicorn"), "floor_app:app", "--port", str(port),
+                         "--workers", workers, "--log-level", "warning", "--no-access-log"]
+        else:
+            floor_cmd = [str(BIN / "granian"), "--interface", "asgi", "--port", str(port),
+                         "--workers", workers, "--log-level", "warning", "floor_app:app"]
+        proc = start(floor_cmd, port, env, tmp / f"floor-{server}.log")
+        try:
+            wrk(port, script, 3, args.connections)  # warm up
+            rps, p50, p99, bad = wrk(port, script, args.seconds, args.connections)
+            rows.append((f"floor ({server})", rps * args.batch, p50, p99, bad))
+        finally:
+            stop(proc)
+
+        data = bench_data(tmp / server, "http://127.0.0.1:9")
+        (tmp / server).mkdir(exist_ok=True)
+        data["gateway"] = {"forward": False, "workers": int(workers)}
+        port = free_port()
+        data["listen"] = f"127.0.0.1:{port}"
+        cfg = tmp / server / "seawall.yaml"
+        cfg.write_text(yaml.safe_dump(data, sort_keys=False))
+        env_gw = dict(env, SEAWALL_CONFIG=str(cfg))
+        if server == "uvicorn":
+            gw_cmd = [str(BIN / "seawall"), "serve", "--config", str(cfg)]
+        else:
+            subprocess.run([str(BIN / "seawall"), "config", "check", "--config", str(cfg)],
+                           check=True, env=env, capture_output=True)
+            gw_cmd = [str(BIN / "granian"), "--interface", "asgi", "--port", str(port),
+                      "--workers", workers, "--log-level", "warning", "--factory",
+                      "seawall.gateway.asgi:app_from_env"]
+        proc = start(gw_cmd, port, env_gw, tmp / f"gateway-{server}.log")
+        try:
+            # Warm up until every simulated user has been seen: steady traffic from known
+            # users is the case the ledger's recent-write memory is built for.
+            wrk(port, script, args.warmup, args.connections)
+            rps, p50, p99, bad = wrk(port, script, args.seconds, args.connections)
+            rows.append((f"seawall ({server})", rps * args.batch, p50, p99, bad))
+        finally:
+            stop(proc)
+
+    print(f"\n{args.batch}-event batches, {args.connections} connections, {args.seconds} s each, "
+          f"{workers} processes, load average before: {os.getloadavg()[0]:.1f}")
+    print(f"{'server':<22}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'/floor':>8}")
+    floors = {name.split()[1]: eps for name, eps, *_ in rows if name.startswith("floor")}
+    for name, eps, p50, p99, bad in rows:
+        ratio = eps / floors[name.split()[1]]
+        print(f"{name:<22}{eps:>12,.0f}{p50:>10.1f}{p99:>10.1f}{bad:>9}{ratio:>8.3f}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
