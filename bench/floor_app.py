@@ -31,6 +31,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         data = unquote_to_bytes(body.partition(b"data=")[2])
         events = orjson.loads(base64.b64decode(data))
         status = 200 if isinstance(events, list) else 400
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"1"})

@@ -28,10 +28,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_config import bench_data  # noqa: E402
-from traffic import batch_body  # noqa: E402
+from bench_config import bench_data
+from traffic import batch_body
 
-from seawall.sink.server import free_port  # noqa: E402
+from seawall.sink.server import free_port
 
 BIN = Path(sys.executable).parent
 LUA = """
@@ -55,8 +55,9 @@ end
 
 def start(cmd: list[str], port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -77,8 +78,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, float, float, int]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}/track/"], capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/track/",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
     def pct(p: str) -> float:
@@ -114,11 +127,30 @@ def main() -> None:
     for server in args.servers.split(","):
         port = free_port()
         if server == "uvicorn":
-            floor_cmd = [str(BIN / "uvicorn"), "floor_app:app", "--port", str(port),
-                         "--workers", workers, "--log-level", "warning", "--no-access-log"]
+            floor_cmd = [
+                str(BIN / "uvicorn"),
+                "floor_app:app",
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
         else:
-            floor_cmd = [str(BIN / "granian"), "--interface", "asgi", "--port", str(port),
-                         "--workers", workers, "--log-level", "warning", "floor_app:app"]
+            floor_cmd = [
+                str(BIN / "granian"),
+                "--interface",
+                "asgi",
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+                "--log-level",
+                "warning",
+                "floor_app:app",
+            ]
         proc = start(floor_cmd, port, env, tmp / f"floor-{server}.log")
         try:
             wrk(port, script, 3, args.connections)  # warm up
@@ -138,11 +170,25 @@ def main() -> None:
         if server == "uvicorn":
             gw_cmd = [str(BIN / "seawall"), "serve", "--config", str(cfg)]
         else:
-            subprocess.run([str(BIN / "seawall"), "config", "check", "--config", str(cfg)],
-                           check=True, env=env, capture_output=True)
-            gw_cmd = [str(BIN / "granian"), "--interface", "asgi", "--port", str(port),
-                      "--workers", workers, "--log-level", "warning", "--factory",
-                      "seawall.gateway.asgi:app_from_env"]
+            subprocess.run(
+                [str(BIN / "seawall"), "config", "check", "--config", str(cfg)],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
+            gw_cmd = [
+                str(BIN / "granian"),
+                "--interface",
+                "asgi",
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+                "--log-level",
+                "warning",
+                "--factory",
+                "seawall.gateway.asgi:app_from_env",
+            ]
         proc = start(gw_cmd, port, env_gw, tmp / f"gateway-{server}.log")
         try:
             # Warm up until every simulated user has been seen: steady traffic from known
@@ -153,8 +199,10 @@ def main() -> None:
         finally:
             stop(proc)
 
-    print(f"\n{args.batch}-event batches, {args.connections} connections, {args.seconds} s each, "
-          f"{workers} processes, load average before: {os.getloadavg()[0]:.1f}")
+    print(
+        f"\n{args.batch}-event batches, {args.connections} connections, {args.seconds} s each, "
+        f"{workers} processes, load average before: {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'server':<22}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'/floor':>8}")
     floors = {name.split()[1]: eps for name, eps, *_ in rows if name.startswith("floor")}
     for name, eps, p50, p99, bad in rows:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from traffic import batch_body  # noqa: E402
+from bench_config import bench_config
+from traffic import batch_body
 
-from seawall.core.types import Context  # noqa: E402
-from seawall.gateway.runtime import Runtime  # noqa: E402
-from seawall.ingest import mixpanel  # noqa: E402
-from bench_config import bench_config  # noqa: E402
+from seawall.core.types import Context
+from seawall.gateway.runtime import Runtime
+from seawall.ingest import mixpanel
 
 
 def main() -> None:
