@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= examples/seawall.yaml
 SINK_PORT ?= 9100
 
-.PHONY: run test lint typecheck format bench browser-deps clean
+.PHONY: run test demo lint typecheck format bench browser-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: $(STAMP)
 ## The whole suite (SQLite always; PostgreSQL when SEAWALL_TEST_POSTGRES_URL is set).
 test: $(STAMP) browser-deps
 	$(BIN)/pytest -q
+
+## The breach drill: gateway, two local vendors, a breach and the whole response.
+demo: $(STAMP)
+	$(BIN)/seawall demo
 
 browser-deps:
 	@if command -v npm >/dev/null 2>&1; then \

@@ -14,6 +14,7 @@ from rich.console import Console
 from seawall.cli import (
     canary,
     config_cmd,
+    demo,
     incident,
     notify,
     policy,
@@ -52,7 +53,7 @@ def init(
     )
 
 
-for module in (config_cmd, serve, vendors, incident, notify, canary, policy, scan, sink):
+for module in (config_cmd, serve, vendors, incident, notify, canary, policy, scan, sink, demo):
     module.register(app)
 
 

@@ -30,16 +30,6 @@ from seawall.ingest import mixpanel, segment
 
 log = logging.getLogger(__name__)
 
-SEGMENT_SHORT = {
-    "t": "track",
-    "i": "identify",
-    "p": "page",
-    "s": "screen",
-    "g": "group",
-    "a": "alias",
-    "b": "batch",
-}
-SEGMENT_LONG = ("track", "identify", "page", "screen", "group", "alias", "batch")
 MIXPANEL = ("track", "engage", "groups", "import")
 # (error, HTTP status, Retry-After, message replacing the error's own); first match wins.
 _FAILURES: tuple[tuple[type[Exception], int, str | None, str | None], ...] = (
@@ -230,9 +220,9 @@ def _routes(gw: Gateway, config: Config) -> list[Route]:
     for source in config.sources.values():
         for ep, path in source.api_routes.items():
             add("/" + path.strip("/"), bind(gw.mixpanel, ep), ["GET", "POST"])
-    for ep in SEGMENT_LONG:
+    for ep in segment.ENDPOINTS:
         add(f"/v1/{ep}", bind(gw.segment, ep), ["POST"])
-    for short, ep in SEGMENT_SHORT.items():
+    for short, ep in segment.SHORT_ENDPOINTS.items():
         add(f"/v1/{short}", bind(gw.segment, ep), ["POST"])
     add("/flags", gw.flags, ["GET", "POST"])
     add("/decide", gw.flags, ["GET", "POST"])

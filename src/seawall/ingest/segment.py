@@ -47,6 +47,11 @@ _ONE_LEVEL = frozenset({"properties", "traits"})
 _NOT_FIELDS = frozenset({"type", "writeKey"})
 
 
+# analytics.js posts to one-letter paths; the HTTP API and analytics-python to full names.
+ENDPOINTS = ("track", "identify", "page", "screen", "group", "alias", "batch")
+SHORT_ENDPOINTS = {name[0]: name for name in ENDPOINTS if name != "screen"} | {"s": "screen"}
+
+
 def decode(
     endpoint: str,
     body: bytes,

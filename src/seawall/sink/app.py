@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from seawall.ingest.segment import ENDPOINTS, SHORT_ENDPOINTS
 from seawall.sink.decode import BadPayload, form_value, mixpanel_messages, ndjson_or_json
 
 __all__ = ["RECORDED_HEADERS", "SinkState", "create_app"]
@@ -56,16 +57,8 @@ MIXPANEL_MAX_BYTES = 2 * 1024 * 1024  # documented per-request limit (2 MB, 2000
 MIXPANEL_MAX_MESSAGES = 2000
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
 SEGMENT_MAX_MESSAGE_BYTES = 32 * 1024
-SEGMENT_SHORT = {
-    "t": "track",
-    "i": "identify",
-    "p": "page",
-    "s": "screen",
-    "g": "group",
-    "a": "alias",
-    "b": "batch",
-}
-SEGMENT_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias", "batch"})
+SEGMENT_SHORT = SHORT_ENDPOINTS
+SEGMENT_TYPES = frozenset(ENDPOINTS)
 
 
 @dataclass(slots=True)
