@@ -134,3 +134,27 @@ def test_no_raw_value_anywhere_in_the_ledger(db: Database) -> None:
     assert dump
     for value in raw:
         assert value.casefold() not in text
+
+
+def test_excluded_subjects_are_not_counted(db: Database) -> None:
+    rec = LedgerRecorder(KEY)
+    email = SentField("$email", "user.contact.email", "x@example.com")
+    _record(
+        db,
+        rec,
+        [
+            Disclosure("mp", _event("u-1", user="u-1", orgs=("org-1",)), {}, [email]),
+            Disclosure(
+                "mp",
+                _event("canary-1", user="canary-1", device="dev-c", orgs=("org-c",)),
+                {},
+                [email],
+            ),
+            Disclosure("mp", _event("dev-c"), {}, [email]),  # the canary's device, stitched
+        ],
+    )
+    store = LedgerStore(db)
+    assert store.exposure("mp").users == 2
+    exp = store.exposure("mp", exclude={rec.fp("canary-1")})
+    assert (exp.subjects, exp.users, exp.orgs) == (1, 1, 1)
+    assert exp.categories == {"user.contact.email": 1}

@@ -36,6 +36,16 @@ def _vendor(cfg: Config, name: str) -> None:
         )
 
 
+def _canaries(cfg: Config, db: Database, vendor: str) -> set[bytes]:
+    """The vendor's decoy identities, as ledger subjects: they are not people to count."""
+    from seawall.canary.store import canary_user_ids
+    from seawall.core.crypto import fingerprint
+    from seawall.core.keys import KeyRing
+
+    key = KeyRing(cfg.path(cfg.keys_dir)).ledger_key()
+    return {fingerprint(key, uid) for uid, v in canary_user_ids(db).items() if v == vendor}
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Vendors: state, kill switch, exposure.", no_args_is_help=True)
     out = Console()
@@ -157,7 +167,7 @@ def register(app: typer.Typer) -> None:
         db = _open(cfg)
         try:
             since = (dt.datetime.now(dt.UTC).timestamp() - retention * 86400) if retention else None
-            exp = LedgerStore(db).exposure(vendor, since=since)
+            exp = LedgerStore(db).exposure(vendor, since=since, exclude=_canaries(cfg, db, vendor))
         finally:
             db.close()
         doc = {

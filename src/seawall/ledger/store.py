@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, literal_column, select
@@ -115,17 +116,24 @@ class LedgerStore:
         self.db = db
 
     def exposure(
-        self, vendor: str, since: float | None = None, until: float | None = None
+        self,
+        vendor: str,
+        since: float | None = None,
+        until: float | None = None,
+        exclude: Collection[bytes] = (),
     ) -> Exposure:
-        """Subjects stitched to users: a device id linked to a user counts as that user."""
+        """Subjects stitched to users: a device id linked to a user counts as that user.
+        ``exclude`` holds subject fingerprints not to count (the vendor's canaries)."""
         lf = ledger_fields
+        person = func.coalesce(identity_links.c.subject, lf.c.subject).label("person")
         cond = [lf.c.vendor == vendor]
         if since is not None:
             cond.append(lf.c.last_seen >= since)
         if until is not None:
             cond.append(lf.c.first_seen <= until)
+        if exclude:
+            cond.append(func.coalesce(identity_links.c.subject, lf.c.subject).not_in(list(exclude)))
         where = and_(*cond)
-        person = func.coalesce(identity_links.c.subject, lf.c.subject).label("person")
         people = (
             select(person)
             .select_from(lf.outerjoin(identity_links, identity_links.c.alias == lf.c.subject))
@@ -153,11 +161,17 @@ class LedgerStore:
                 .where(where)
                 .group_by(lf.c.category)
             ).all()
+            linked = lf.outerjoin(identity_links, identity_links.c.alias == lf.c.subject)
             flds = conn.execute(
-                select(lf.c.field, func.count()).where(where).group_by(lf.c.field)
+                select(lf.c.field, func.count())
+                .select_from(linked)
+                .where(where)
+                .group_by(lf.c.field)
             ).all()
             span = conn.execute(
-                select(func.min(lf.c.first_seen), func.max(lf.c.last_seen)).where(where)
+                select(func.min(lf.c.first_seen), func.max(lf.c.last_seen))
+                .select_from(linked)
+                .where(where)
             ).one()
         by_kind = {k: int(n) for k, n in kinds}
         return Exposure(
