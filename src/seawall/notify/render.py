@@ -134,8 +134,12 @@ class Renderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            # A run renders thousands of notices from a handful of templates: checking
+            # each file's mtime on every render cost more than the render itself.
+            auto_reload=False,
         )
         self._resolved: dict[str, str] = {}
+        self._templates: dict[str, jinja2.Template] = {}
 
     def locale_for(self, locale: str) -> str:
         """The most specific shipped or custom locale for ``locale`` (``en`` at last)."""
@@ -168,7 +172,10 @@ class Renderer:
 
     def _part(self, name: str, context: Mapping[str, Any]) -> str:
         try:
-            return self._env.get_template(name).render(context)
+            template = self._templates.get(name)
+            if template is None:
+                template = self._templates[name] = self._env.get_template(name)
+            return template.render(context)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 f"line {exc.lineno}: {exc.message}",

@@ -32,9 +32,10 @@ from seawall.incident.store import IncidentStore
 from seawall.notify.address import check_address, parse_sender
 from seawall.notify.campaign import Person, index_directory
 from seawall.notify.errors import NotifyError
+from seawall.notify.message import MessageBuilder
 from seawall.notify.model import Campaign, Notice, Outcome
 from seawall.notify.render import Renderer, notice_context
-from seawall.notify.smtp import RateLimiter, SmtpConnection, build_message
+from seawall.notify.smtp import RateLimiter, SmtpConnection
 from seawall.notify.store import NotifyStore
 from seawall.notify.suppression import SuppressionList
 from seawall.notify.wave import DEFAULT_TEMPLATE
@@ -159,6 +160,7 @@ class _Run:
         self.sender, self.contact, self.options = sender, contact, options
         self.incident = incident.get(campaign.incident)
         self.limiter = RateLimiter(options.rate)
+        self.messages = MessageBuilder(sender)
         self.progress = progress
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -230,8 +232,7 @@ class _Run:
             members=notice.members,
         )
         rendered = self.renderer.render(notice.kind, notice.locale, context)
-        msg = build_message(
-            sender=self.sender,
+        msg = self.messages.build(
             to_name=person.name,
             to_address=address,
             rendered=rendered,
