@@ -39,6 +39,8 @@ def _lines(r: MatchResult) -> list[int]:
 
 
 P2 = pseudonym(VENDOR_KEY, "u2")
+CSV_PEOPLE = b"user_id,email,name\nu1,,A\n" + P2.encode() + b",,B\n"
+CSV_PEOPLE += b", P3@EXAMPLE.com\t,C\nx9,n@example.org,D\n"
 MIXPANEL = b"\n".join(
     json.dumps(o).encode()
     for o in [
@@ -55,10 +57,7 @@ MIXPANEL = b"\n".join(
     [
         (
             "people.csv",
-            (
-                f"user_id,email,name\nu1,,A\n{P2},,B\n"
-                ", P3@EXAMPLE.com\t,C\nx9,n@example.org,D\n"
-            ).encode(),
+            CSV_PEOPLE,
             (4, 3, 1, 0),
             {"user_id": 1, "pseudonym": 1, "email": 1},
         ),
