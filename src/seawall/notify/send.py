@@ -4,7 +4,8 @@
 dead run left ``sending`` (they are re-sent and flagged uncertain), checks every
 template the remaining notices need, then runs ``concurrency`` workers. Each worker
 loops: claim a notice (committed as ``sending``), render, wait for the rate limiter,
-deliver, and commit the outcome together with its next claim. A temporary failure puts
+deliver, and commit the outcome together with its next claim; the claims of all
+workers waiting at once share one transaction (``claims.Claimer``). A temporary failure puts
 the notice back to ``pending`` with exponential backoff; after ``max_attempts`` it is
 ``failed``. The incident timeline gets ``notices_started`` / ``notices_resumed`` and
 ``notices_finished`` (or ``notices_stopped``) with counts; webhooks hear the same.
@@ -31,6 +32,7 @@ from seawall.core.config import Smtp
 from seawall.incident.store import IncidentStore
 from seawall.notify.address import check_address, parse_sender
 from seawall.notify.campaign import Person, index_directory
+from seawall.notify.claims import Claimer
 from seawall.notify.errors import NotifyError
 from seawall.notify.message import MessageBuilder
 from seawall.notify.model import Campaign, Notice, Outcome
@@ -163,6 +165,7 @@ class _Run:
         self.messages = MessageBuilder(sender)
         self.progress = progress
         self.lock = threading.Lock()
+        self.claims = Claimer(store, campaign.id, self.message_id)
         self.stop = threading.Event()
         self.error: BaseException | None = None
 
@@ -174,9 +177,7 @@ class _Run:
         outcome: Outcome | None = None
         try:
             while not self.stop.is_set():
-                claim = self.store.claim(
-                    self.campaign.id, finished=outcome, message_id=self.message_id
-                )
+                claim = self.claims.claim(outcome)
                 outcome = None
                 if claim.notice is None:
                     if claim.next_due is None:
@@ -332,6 +333,7 @@ def _drive(
         threading.Thread(target=run.work, name=f"seawall-notify-{i}", daemon=True)
         for i in range(options.concurrency)
     ]
+    run.claims.start()
     for t in threads:
         t.start()
     beat = time.monotonic()
@@ -350,6 +352,8 @@ def _drive(
         for t in threads:
             t.join()
         raise
+    finally:
+        run.claims.close()  # every worker has returned: no claim is waiting
     if on_progress is not None:
         on_progress(run.progress)
 

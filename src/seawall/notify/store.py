@@ -20,9 +20,10 @@ import builtins
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Float, Row, bindparam, func, insert, select, update
 
 from seawall.notify.campaign import Kind, PlannedNotice, Told
 from seawall.notify.errors import NotifyError
@@ -308,45 +309,80 @@ class NotifyStore:
         message_id: Callable[[], str],
     ) -> Claim:
         """Record the previous outcome and mark the next due notice ``sending``, in one commit."""
+        notices, later = self.claim_batch(
+            campaign_id,
+            finished=() if finished is None else (finished,),
+            count=1,
+            message_id=message_id,
+        )
+        return Claim(notices[0], None) if notices else Claim(None, later)
 
-        def job(conn: Connection) -> Claim:
+    def claim_batch(
+        self,
+        campaign_id: int,
+        *,
+        finished: Sequence[Outcome],
+        count: int,
+        message_id: Callable[[], str],
+    ) -> tuple[builtins.list[Notice], float | None]:
+        """Record outcomes and mark up to ``count`` due notices ``sending``, in one commit.
+
+        Returns the claimed notices (oldest first) and, when fewer than ``count`` were
+        due, the earliest ``due_at`` still pending (None when nothing is pending). The
+        caller claims only as many as it will start SMTP transactions for at once, so
+        the notices ``sending`` stay at most the concurrency. Three statements serve
+        every worker waiting at that moment, instead of two per worker.
+        """
+
+        def job(conn: Connection) -> tuple[builtins.list[Notice], float | None]:
             now = time.time()
-            if finished is not None:
-                _settle(conn, finished, now)
-            # One statement claims the next due notice. A re-sent copy keeps the
-            # Message-ID of the first attempt, so mail clients can fold the duplicate.
-            due = (
-                select(n_t.c.id)
+            _settle_many(conn, finished, now)
+            rows = conn.execute(
+                select(n_t)
                 .where(
                     n_t.c.campaign == campaign_id,
                     n_t.c.state == "pending",
                     n_t.c.due_at <= now,
                 )
                 .order_by(n_t.c.id)
-                .limit(1)
+                .limit(count)
                 .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
-            row = conn.execute(
-                update(n_t)
-                .where(n_t.c.id == due, n_t.c.state == "pending")
-                .values(
+            ).all()
+            # A re-sent copy keeps the Message-ID of the first attempt, so mail clients
+            # can fold the duplicate.
+            claimed = [
+                replace(
+                    n,
                     state="sending",
-                    attempts=n_t.c.attempts + 1,
-                    message_id=func.coalesce(n_t.c.message_id, message_id()),
-                    updated_at=now,
+                    attempts=n.attempts + 1,
+                    message_id=n.message_id or message_id(),
                 )
-                .returning(*n_t.c)
-            ).first()
-            if row is not None:
-                return Claim(_notice(row), None)
+                for n in map(_notice, rows)
+            ]
+            if claimed:
+                conn.execute(
+                    _CLAIM,
+                    [
+                        {
+                            "b_id": n.id,
+                            "b_attempts": n.attempts,
+                            "b_mid": n.message_id,
+                            "b_now": now,
+                        }
+                        for n in claimed
+                    ],
+                )
+            if len(claimed) == count:
+                return claimed, None
             later = conn.execute(
                 select(func.min(n_t.c.due_at)).where(
                     n_t.c.campaign == campaign_id, n_t.c.state == "pending"
                 )
             ).scalar()
-            return Claim(None, None if later is None else float(later))
+            return claimed, None if later is None else float(later)
 
+        if count < 1 and not finished:
+            return [], None
         return self.db.writer.call(job)
 
     def settle(self, outcome: Outcome) -> None:
@@ -389,13 +425,45 @@ def _insert_notices(conn: Connection, rows: list[dict[str, object]]) -> None:
 
 
 def _settle(conn: Connection, outcome: Outcome, now: float) -> None:
-    values: dict[str, object] = {
-        "state": outcome.state,
-        "reason": outcome.reason,
-        "updated_at": now,
-    }
-    if outcome.due_at is not None:
-        values["due_at"] = outcome.due_at
-    conn.execute(
-        update(n_t).where(n_t.c.id == outcome.notice, n_t.c.state == "sending").values(**values)
+    _settle_many(conn, (outcome,), now)
+
+
+def _settle_many(conn: Connection, outcomes: Sequence[Outcome], now: float) -> None:
+    """Outcomes land only on notices still ``sending`` (a stale one is ignored)."""
+    if outcomes:
+        conn.execute(
+            _SETTLE,
+            [
+                {
+                    "b_id": o.notice,
+                    "b_state": o.state,
+                    "b_reason": o.reason,
+                    "b_due": o.due_at,
+                    "b_now": now,
+                }
+                for o in outcomes
+            ],
+        )
+
+
+# Built once: executed with one parameter set per notice (executemany).
+_CLAIM = (
+    update(n_t)
+    .where(n_t.c.id == bindparam("b_id"), n_t.c.state == "pending")
+    .values(
+        state="sending",
+        attempts=bindparam("b_attempts"),
+        message_id=bindparam("b_mid"),
+        updated_at=bindparam("b_now"),
     )
+)
+_SETTLE = (
+    update(n_t)
+    .where(n_t.c.id == bindparam("b_id"), n_t.c.state == "sending")
+    .values(
+        state=bindparam("b_state"),
+        reason=bindparam("b_reason"),
+        due_at=func.coalesce(bindparam("b_due", type_=Float), n_t.c.due_at),
+        updated_at=bindparam("b_now"),
+    )
+)
