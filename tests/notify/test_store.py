@@ -137,3 +137,55 @@ def test_our_pid_marks_a_live_runner() -> None:
     assert decide(f"{socket.gethostname()}:{os.getpid()}:x", time.time() - 999) is False
     assert decide("elsewhere.example.com:1:x", time.time() - 999) is True
     assert decide("elsewhere.example.com:1:x", time.time()) is False
+
+
+def test_one_commit_claims_for_several_workers(store: NotifyStore) -> None:
+    cid = _create(store, ["a", "b", "c"])
+    store.start_run(cid, "here:1:x", may_take_over=lambda _r, _b: True)
+    two, later = store.claim_batch(cid, finished=(), count=2, message_id=_mid)
+    assert [(n.recipient, n.state, n.attempts) for n in two] == [
+        ("user:a", "sending", 1),
+        ("user:b", "sending", 1),
+    ]
+    assert later is None
+    assert len({n.message_id for n in two}) == 2, "each notice its own Message-ID"
+    retry_at = time.time() + 60
+    done = [Outcome(two[0].id, "sent", "250"), Outcome(two[1].id, "pending", "451", retry_at)]
+    rest, later = store.claim_batch(cid, finished=done, count=3, message_id=_mid)
+    assert [n.recipient for n in rest] == ["user:c"]
+    assert later == pytest.approx(retry_at), "fewer than asked: the earliest retry"
+    counts = store.counts(cid)
+    assert (counts["sent"], counts["sending"], counts["pending"]) == (1, 1, 1)
+    assert [n.id for n in store.uncertain(cid)] == [rest[0].id]
+
+
+def test_the_claimer_gives_each_worker_its_own_notice(store: NotifyStore) -> None:
+    import threading
+
+    from seawall.notify.claims import Claimer
+
+    uids = [f"u{i:03d}" for i in range(60)]
+    cid = _create(store, uids)
+    store.start_run(cid, "here:1:x", may_take_over=lambda _r, _b: True)
+    claimer = Claimer(store, cid, _mid)
+    claimer.start()
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        finished = None
+        while (claim := claimer.claim(finished)).notice is not None:
+            assert store.counts(cid)["sending"] <= 4, "at most one in flight per worker"
+            with lock:
+                got.append(claim.notice.recipient)
+            finished = Outcome(claim.notice.id, "sent", "250")
+        assert claim.next_due is None
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimer.close()
+    assert sorted(got) == [f"user:{u}" for u in uids]
+    assert store.counts(cid)["sent"] == 60
