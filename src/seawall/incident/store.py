@@ -59,21 +59,20 @@ def _incident(row: Row[Any]) -> Incident:
     )
 
 
-def _exposure(row: Row[Any]) -> Exposure:
-    m = row._mapping
-    return Exposure(
-        subject=m["subject"],
-        user_id=m["user_id"],
-        org_ids=tuple(orjson.loads(m["org_ids"])),
-        categories=tuple(orjson.loads(m["categories"])),
-        fields=tuple(orjson.loads(m["fields"])),
-        provenance=cast(Provenance, m["provenance"]),
-        risk_tier=cast(RiskTier, m["risk_tier"]),
-        first_seen=m["first_seen"],
-        last_seen=m["last_seen"],
-        canary=bool(m["canary"]),
-        file_fields=tuple(orjson.loads(m["file_fields"])),
-    )
+# In the order of Exposure's fields (scope() builds them by position).
+_EXPOSURE_COLUMNS = (
+    "subject",
+    "user_id",
+    "org_ids",
+    "categories",
+    "fields",
+    "provenance",
+    "risk_tier",
+    "first_seen",
+    "last_seen",
+    "canary",
+    "file_fields",
+)
 
 
 def _exposure_row(incident_id: int, version: int, e: Exposure) -> dict[str, object]:
@@ -379,11 +378,37 @@ class IncidentStore:
         e = incident_exposures
         with self.db.engine.connect() as conn:
             rows = conn.execute(
-                select(e)
+                select(*(e.c[name] for name in _EXPOSURE_COLUMNS))
                 .where(e.c.incident == incident_id, e.c.version == version)
                 .order_by(e.c.subject)
             ).all()
-        return [_exposure(r) for r in rows]
+        # A scope may hold 100,000s of rows but few distinct JSON lists: decode each
+        # once and share the (immutable) tuple. Rows are read by position, not through
+        # Row._mapping, which cost more than the decoding.
+        lists: dict[str, tuple[str, ...]] = {}
+
+        def decode(text: str) -> tuple[str, ...]:
+            found = lists.get(text)
+            if found is None:
+                found = lists[text] = tuple(orjson.loads(text))
+            return found
+
+        return [
+            Exposure(
+                r[0],
+                r[1],
+                decode(r[2]),
+                decode(r[3]),
+                decode(r[4]),
+                cast(Provenance, r[5]),
+                cast(RiskTier, r[6]),
+                r[7],
+                r[8],
+                bool(r[9]),
+                decode(r[10]),
+            )
+            for r in rows
+        ]
 
     def latest_scope(self, incident_id: int) -> tuple[int, builtins.list[Exposure]]:
         """(version, exposures) of the newest scope; (0, []) when never scoped."""
