@@ -454,10 +454,14 @@ class _Leaks:
         blob = "\x00".join(texts)
         if self._text(blob):
             return True
-        if ("%" in blob or "+" in blob or "&" in blob) and self._text(
-            html.unescape(unquote_plus(blob))
-        ):
-            return True
+        for text in texts:  # decoded forms, only of the texts that have any encoding
+            decoded = text
+            if "%" in decoded or "+" in decoded:
+                decoded = unquote_plus(decoded)
+            if "&" in decoded:
+                decoded = html.unescape(decoded)
+            if decoded is not text and self._text(decoded):
+                return True
         # the engine decodes base64 only inside URL parameters
         return any(
             _BASE64_RUN.search(text, text.find("?")) is not None for text in texts if "?" in text
