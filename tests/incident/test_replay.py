@@ -26,7 +26,7 @@ DAY = 86_400.0
 COUNTRIES = ["DE", "FR", "US-CA", "US-NY", "GB", "NL"]
 
 
-def _config(tmp: Path) -> Config:
+def _config(tmp: Path, database: str) -> Config:
     leaky_rules = [
         {"field": "event", "action": "keep"},
         {"field": ["distinct_id", "$device_id", "$user_id", "org_id"], "action": "pseudonymize"},
@@ -34,7 +34,7 @@ def _config(tmp: Path) -> Config:
         {"field": ["$email", "$name"], "action": "keep"},  # the misconfiguration
     ]
     data = {
-        "database": f"sqlite:///{tmp / 'seawall.db'}",
+        "database": database,
         "keys_dir": str(tmp / "keys"),
         "sources": {
             "web": {"kind": "mixpanel", "token": "web-token", "destinations": ["mixpanel"]}
@@ -158,12 +158,12 @@ def _leak(path: Path, users: list[dict[str, str]], leaky: set[str], vendor_key: 
 
 
 @pytest.mark.timeout(120)
-def test_replay_scope_match_rescope_report(tmp_path: Path) -> None:
+def test_replay_scope_match_rescope_report(tmp_path: Path, db_url: str) -> None:
     import typer
 
     from seawall.cli.incident import register
 
-    cfg = _config(tmp_path)
+    cfg = _config(tmp_path, db_url)
     users = _users(tmp_path)
     (tmp_path / "seawall.yaml").write_text(
         json.dumps(

@@ -81,9 +81,10 @@ def run_scope(
         _, previous = store.latest_scope(incident_id)
         hits = carried_hits(previous)
     exposures = merge_file(exposures, hits, index)
-    unnamed = sum(
-        1 for p in ledger.people if p.kind == "user" and p.subject not in index.by_fp
-    ) - sum(1 for p in ledger.people if p.subject in index.canary_by_fp and p.kind == "user")
+    users = [s for s, kind in zip(ledger.subjects, ledger.kinds, strict=True) if kind == "user"]
+    unnamed = sum(1 for s in users if s not in index.by_fp) - sum(
+        1 for s in users if s in index.canary_by_fp
+    )
     summary = summarise(incident, exposures, people, unnamed_users=max(0, unnamed))
     summary["window"] = {"start": start, "end": end}
     version = store.save_scope(

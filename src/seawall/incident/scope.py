@@ -94,29 +94,43 @@ def _tier(categories: Sequence[str], fields: Sequence[str], person: Person | Non
 def build_exposures(ledger: LedgerScope, index: DirectoryIndex) -> list[Exposure]:
     """One exposure per person the ledger says the vendor received data about."""
     out: list[Exposure] = []
+    append = out.append
     cat_of = ledger.categories
-    combos: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for p in ledger.people:
-        cats = combos.get(p.fields)
-        if cats is None:
-            cats = combos[p.fields] = tuple(sorted({cat_of.get(f, "unknown") for f in p.fields}))
-        canary_id = index.canary_by_fp.get(p.subject)
-        user_id = canary_id or index.by_fp.get(p.subject)
-        person = index.people.get(user_id) if user_id else None
-        orgs = {index.org_by_fp[o] for o in ledger.orgs.get(p.subject, ()) if o in index.org_by_fp}
-        if person and person.org_id:
-            orgs.add(person.org_id)
-        out.append(
+    # Field sets are shared tuples: their categories and org flag are worked out once.
+    combos: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
+    canary_of, user_of, org_of = index.canary_by_fp, index.by_fp, index.org_by_fp
+    people, orgs_of = index.people, ledger.orgs
+    for subject, fields, first, last in zip(
+        ledger.subjects, ledger.fields, ledger.first_seen, ledger.last_seen, strict=True
+    ):
+        combo = combos.get(fields)
+        if combo is None:
+            cats = tuple(sorted({cat_of.get(f, "unknown") for f in fields}))
+            combo = combos[fields] = (cats, not ORG_FIELDS.isdisjoint(fields))
+        cats, has_org = combo
+        canary_id = canary_of.get(subject)
+        user_id = canary_id or user_of.get(subject)
+        person = people.get(user_id) if user_id else None
+        fps = orgs_of.get(subject)
+        org_id = person.org_id if person else None
+        if fps is None:
+            orgs: tuple[str, ...] = (org_id,) if org_id else ()
+        else:
+            found = {org_of[o] for o in fps if o in org_of}
+            if org_id:
+                found.add(org_id)
+            orgs = tuple(sorted(found))
+        append(
             Exposure(
-                subject=p.subject.hex(),
-                user_id=user_id if (p.kind == "user" or user_id) else None,
-                org_ids=tuple(sorted(orgs)),
+                subject=subject.hex(),
+                user_id=user_id,
+                org_ids=orgs,
                 categories=cats,
-                fields=p.fields,
+                fields=fields,
                 provenance="ledger",
-                risk_tier=_tier(cats, p.fields, person),  # type: ignore[arg-type]
-                first_seen=p.first_seen,
-                last_seen=p.last_seen,
+                risk_tier=_cached_tier(cats, has_org, person.role if person else None),  # type: ignore[arg-type]
+                first_seen=first,
+                last_seen=last,
                 canary=canary_id is not None,
             )
         )
