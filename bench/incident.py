@@ -301,7 +301,9 @@ def child(step: str, base: Path, leak: Path, profile: bool) -> None:
             for table in ("incident_exposures", "incident_scopes", "incident_timeline"):
                 con.execute(f"DELETE FROM {table} WHERE incident = ?", [inc.id])
         db.close()
-        print(json.dumps({"seconds": elapsed, "cpu_s": round(cpu, 2), "peak_mb": _peak_mb(), **extra}))
+        print(
+            json.dumps({"seconds": elapsed, "cpu_s": round(cpu, 2), "peak_mb": _peak_mb(), **extra})
+        )
         _dump_profile(prof, base, step)
         return
     elapsed, cpu = time.perf_counter() - t, time.process_time() - c

@@ -113,13 +113,10 @@ def build_exposures(ledger: LedgerScope, index: DirectoryIndex) -> list[Exposure
         person = people.get(user_id) if user_id else None
         fps = orgs_of.get(subject)
         org_id = person.org_id if person else None
-        if fps is None:
-            orgs: tuple[str, ...] = (org_id,) if org_id else ()
-        else:
-            found = {org_of[o] for o in fps if o in org_of}
-            if org_id:
-                found.add(org_id)
-            orgs = tuple(sorted(found))
+        names = [org_of[o] for o in fps if o in org_of] if fps else []
+        if org_id:
+            names.append(org_id)
+        orgs = tuple(sorted(set(names))) if len(names) > 1 else tuple(names)
         append(
             Exposure(
                 subject=subject.hex(),
