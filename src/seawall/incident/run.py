@@ -6,15 +6,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection
 
 from seawall.core.config import Config
 from seawall.core.errors import ConfigError
 from seawall.core.keys import KeyRing
 from seawall.incident.directory import Person, read_directory
 from seawall.incident.ledger_query import read_ledger_scope
-from seawall.incident.match import MatchResult, match_file
+from seawall.incident.match import FingerprintLookup, MatchResult, match_file
 from seawall.incident.model import Exposure, Incident
 from seawall.incident.scope import (
     DirectoryIndex,
@@ -27,9 +28,6 @@ from seawall.incident.scope import (
 )
 from seawall.incident.store import IncidentStore
 from seawall.storage.database import Database
-from seawall.storage.tables import identity_links, ledger_values
-
-_LOOKUP_CHUNK = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,28 +105,50 @@ def run_scope(
     return ScopeRun(version, summary, exposures)
 
 
-def fingerprint_lookup(db: Database, vendor: str, by_fp: dict[bytes, str]) -> object:
+def fingerprint_lookup(db: Database, vendor: str, by_fp: dict[bytes, str]) -> FingerprintLookup:
     """Value fingerprints -> user ids, through the ledger's values for ``vendor``."""
 
     def lookup(fps: list[bytes]) -> dict[bytes, str]:
         out: dict[bytes, str] = {}
-        lv, il = ledger_values, identity_links
+        if not fps:
+            return out
         with db.engine.connect() as conn:
-            # Big chunks: each statement costs a compile; SQLite takes 32,766 parameters.
-            for i in range(0, len(fps), _LOOKUP_CHUNK):
-                chunk = fps[i : i + _LOOKUP_CHUNK]
-                rows = conn.execute(
-                    select(lv.c.fp, lv.c.subject, il.c.subject)
-                    .select_from(lv.outerjoin(il, il.c.alias == lv.c.subject))
-                    .where(lv.c.vendor == vendor, lv.c.fp.in_(chunk))
-                ).all()
-                for fp, subject, linked in rows:
-                    uid = by_fp.get(bytes(linked or subject))
-                    if uid:
-                        out[bytes(fp)] = uid
+            for fp, subject, linked in _values_by_fp(conn, vendor, fps):
+                uid = by_fp.get(bytes(linked or subject))
+                if uid:
+                    out[bytes(fp)] = uid
         return out
 
     return lookup
+
+
+def _values_by_fp(conn: Connection, vendor: str, fps: list[bytes]) -> list[Any]:
+    """(fp, subject, linked subject) of ``vendor``'s ledger values among ``fps``.
+
+    One statement whatever the count: an array parameter on PostgreSQL, a temporary
+    table on SQLite (an IN list of 200,000 parameters would be compiled in chunks).
+    """
+    select_values = (
+        "SELECT lv.fp, lv.subject, il.subject FROM ledger_values lv "
+        "LEFT JOIN identity_links il ON il.alias = lv.subject "
+    )
+    if conn.dialect.name == "postgresql":
+        return list(
+            conn.exec_driver_sql(
+                select_values + "WHERE lv.vendor = %s AND lv.fp = ANY(%s)", (vendor, fps)
+            )
+        )
+    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS sw_lookup (fp BLOB PRIMARY KEY)")
+    conn.exec_driver_sql("DELETE FROM sw_lookup")
+    conn.exec_driver_sql("INSERT OR IGNORE INTO sw_lookup VALUES (?)", [(fp,) for fp in fps])
+    try:
+        return list(
+            conn.exec_driver_sql(
+                select_values + "JOIN sw_lookup f ON f.fp = lv.fp WHERE lv.vendor = ?", (vendor,)
+            )
+        )
+    finally:
+        conn.exec_driver_sql("DROP TABLE sw_lookup")
 
 
 def run_match(
@@ -157,7 +177,7 @@ def run_match(
         ledger_key=keys.ledger_key(),
         canary_user_ids=canaries,
         canary_domain=config.canary.domain if config.canary else None,
-        lookup=fingerprint_lookup(db, incident.vendor, {**index.by_fp, **index.canary_by_fp}),  # type: ignore[arg-type]
+        lookup=fingerprint_lookup(db, incident.vendor, {**index.by_fp, **index.canary_by_fp}),
         overrides=overrides,
         fmt=fmt,
         outcomes=outcomes,

@@ -196,17 +196,21 @@ def summarise(
     combos: Counter[str] = Counter()
     tiers: Counter[str] = Counter({"high": 0, "medium": 0, "low": 0})
     provenance: Counter[str] = Counter({"ledger": 0, "file": 0, "both": 0})
-    countries: Counter[str] = Counter()
     orgs: Counter[str] = Counter()
-    for e in real:
-        categories.update(e.categories)
-        combos["+".join(e.categories) or "(none)"] += 1
-        tiers[e.risk_tier] += 1
-        provenance[e.provenance] += 1
-        orgs.update(e.org_ids)
-        person = people.get(e.user_id) if e.user_id else None
-        if person is not None:
-            countries[person.country or "unknown"] += 1
+    # A million people share a few hundred (categories, tier, provenance) keys and org
+    # lists: count those, then spread them (first-seen order, so ties keep their order).
+    keys = Counter((e.categories, e.risk_tier, e.provenance) for e in real)
+    for (cats, tier, prov), n in keys.items():
+        for c in cats:
+            categories[c] += n
+        combos["+".join(cats) or "(none)"] += n
+        tiers[tier] += n
+        provenance[prov] += n
+    for ids, n in Counter(e.org_ids for e in real if e.org_ids).items():
+        for o in ids:
+            orgs[o] += n
+    found = (people.get(e.user_id) for e in real if e.user_id)
+    countries = Counter(p.country or "unknown" for p in found if p is not None)
     return {
         "incident": incident.id,
         "vendor": incident.vendor,
