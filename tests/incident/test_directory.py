@@ -26,6 +26,15 @@ def test_csv(tmp_path: Path) -> None:
     ]
 
 
+def test_csv_optional_columns_and_short_rows(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("email,user_id,country\n a@example.com ,u1\n,u2, de \n", encoding="utf-8")
+    assert list(read_csv_directory(path)) == [
+        Person("u1", "a@example.com", None, None, None, None, None),
+        Person("u2", None, None, None, None, None, "DE"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -62,9 +62,11 @@ def run_scope(
     inputs: dict[str, object] | None = None,
     timeline: tuple[str, str] = ("scoped", "scope from the ledger"),
     people: dict[str, Person] | None = None,
+    index: DirectoryIndex | None = None,
 ) -> ScopeRun:
     """Scope from the ledger, merge the file's hits (new ones, else the last version's),
-    and save the result as the next version."""
+    and save the result as the next version. ``people`` and ``index`` spare a caller
+    that already read the directory (with the same canaries) a second read."""
     store = IncidentStore(db)
     incident = store.get(incident_id)
     _check_vendor(config, incident)
@@ -72,7 +74,8 @@ def run_scope(
     ledger_key = KeyRing(config.path(config.keys_dir)).ledger_key()
     people = _people(config) if people is None else people
     canaries = set(canary_user_ids)
-    index = DirectoryIndex.build(people.values(), ledger_key, canaries)
+    if index is None:
+        index = DirectoryIndex.build(people.values(), ledger_key, canaries)
     ledger = read_ledger_scope(db, incident.vendor, start, end)
     exposures = build_exposures(ledger, index)
     if hits is None:
@@ -198,7 +201,8 @@ def run_match(
         hits=result.hits,
         inputs={"file": path.name, "file_bytes": path.stat().st_size, "format": result.file.format},
         timeline=("scoped", f"scope with leaked file {path.name}"),
-        people=people,  # read once per command: a million rows take seconds
+        people=people,  # read and fingerprinted once per command: a million rows take seconds
+        index=index,
     )
     return result, scope
 

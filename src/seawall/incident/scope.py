@@ -158,19 +158,32 @@ def merge_file(
                 file_fields=tuple(sorted(set(hit.fields))),
             )
             continue
-        cats = tuple(sorted(set(old.categories) | set(hit.categories)))
+        cats = _union(old.categories, hit.categories)
         prov: Provenance = "both" if old.provenance in ("ledger", "both") else "file"
-        by_subject[hit.subject] = replace(
-            old,
+        has_org = not (ORG_FIELDS.isdisjoint(old.fields) and ORG_FIELDS.isdisjoint(hit.fields))
+        # Built directly: dataclasses.replace costs twice as much per person.
+        by_subject[hit.subject] = Exposure(
+            subject=old.subject,
+            user_id=old.user_id,
+            org_ids=old.org_ids,
             categories=cats,
+            fields=old.fields,
             provenance=prov,
-            risk_tier=_tier(cats, (*old.fields, *hit.fields), person),  # type: ignore[arg-type]
-            file_fields=tuple(sorted(set(old.file_fields) | set(hit.fields))),
+            risk_tier=_cached_tier(cats, has_org, person.role if person else None),  # type: ignore[arg-type]
+            first_seen=old.first_seen,
+            last_seen=old.last_seen,
+            canary=old.canary,
+            file_fields=_union(old.file_fields, hit.fields),
         )
     for subject, e in by_subject.items():
         if subject not in seen and e.provenance == "both":
             by_subject[subject] = replace(e, provenance="ledger")
     return [by_subject[s] for s in sorted(by_subject)]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({*a, *b}))
 
 
 def carried_hits(previous: Iterable[Exposure]) -> list[FileHit]:
