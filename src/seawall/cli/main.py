@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -11,32 +13,53 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from seawall.cli import (
-    canary,
-    config_cmd,
-    demo,
-    incident,
-    notify,
-    policy,
-    scan,
-    serve,
-    sink,
-    vendors,
-)
 from seawall.core.errors import ConfigError, SeawallError
 
-app = typer.Typer(
-    name="seawall",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="A privacy gateway between your users and your analytics vendors, "
-    "with a disclosure ledger and breach response.",
-)
+# Each command group and the module that registers it. Only the module a command line
+# needs is imported: every command pays for what it uses (`seawall scan` is benchmarked
+# end to end, process start included), and `--help` loads them all.
+COMMANDS = {
+    "config": "config_cmd",
+    "serve": "serve",
+    "vendors": "vendors",
+    "incident": "incident",
+    "notify": "notify",
+    "canary": "canary",
+    "policy": "policy",
+    "scan": "scan",
+    "sink": "sink",
+    "demo": "demo",
+}
 err = Console(stderr=True)
 
 
-@app.command()
+def build_app(argv: Sequence[str]) -> typer.Typer:
+    """The CLI for this command line (``argv`` without the program name)."""
+    app = typer.Typer(
+        name="seawall",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        help="A privacy gateway between your users and your analytics vendors, "
+        "with a disclosure ledger and breach response.",
+    )
+    app.callback()(_group)  # a group even when only one command is loaded
+    app.command()(init)
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    if first == "init":
+        modules = []
+    else:
+        modules = [COMMANDS[first]] if first in COMMANDS else list(COMMANDS.values())
+    for name in modules:
+        importlib.import_module(f"seawall.cli.{name}").register(app)
+    return app
+
+
+def _group() -> None:
+    """A privacy gateway between your users and your analytics vendors, with a disclosure
+    ledger and breach response."""
+
+
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("seawall.yaml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
@@ -53,9 +76,6 @@ def init(
     )
 
 
-for module in (config_cmd, serve, vendors, incident, notify, canary, policy, scan, sink, demo):
-    module.register(app)
-
 
 def run() -> None:
     """Entry point: user-facing errors are one clear message, never a traceback."""
@@ -63,10 +83,10 @@ def run() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Request lines name vendor URLs; keep them (and anything in them) out of the log.
-    for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
+    for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        app()
+        build_app(sys.argv[1:])()
     except ConfigError as exc:
         err.print(f"[red]config error:[/] {exc}")
         sys.exit(2)
