@@ -21,7 +21,7 @@ Policies never see raw HTTP: the client IP, user agent and page URL arrive in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 SdkKind = Literal["mixpanel", "segment"]
 EventKind = Literal["track", "profile", "group", "identify", "alias", "page", "screen"]
@@ -63,10 +63,10 @@ class Event:
         return self.user_id or self.distinct_id or self.device_id
 
 
-@dataclass(slots=True, frozen=True)
-class SentField:
+class SentField(NamedTuple):
     """One value a vendor received. ``value`` lives only in memory: the ledger stores
-    a keyed fingerprint of it, never the value."""
+    a keyed fingerprint of it, never the value. (A named tuple: one is made per field
+    per vendor per event, and a frozen dataclass costs several times more to build.)"""
 
     field: str
     category: str

@@ -272,32 +272,29 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
             kept = (*kept, (ip_path, ip_decision))
     ctx = ApplyContext(_known_texts(plan.remember, values), values)
     leaks = _Leaks(ctx.known_texts) if ctx.known_texts else None
-    # First every output as if no value had been removed elsewhere (cached per value);
-    # then one check over all of them for the removed values, and only when that check
-    # finds something are the suspicious fields recomputed with them, or dropped.
-    outs: list[tuple[str, Decision, JSONValue, JSONValue, bool]] = []
-    for path, decision in kept:
-        value = context_ip if path == ip_path and context_ip else values[path]
-        if decision.as_is:
-            outs.append((path, decision, value, value, False))
-        else:
-            out, provisional = _operate(value, decision, ctx, policy)
-            outs.append((path, decision, value, out, provisional))
     dropped = list(plan.dropped)
     if context_ip and len(kept) == len(plan.kept):
         dropped.append((ip_path, IP_CATEGORY))
-    if leaks is not None and leaks.may_hide_any(
-        [o for _p, d, _v, o, _pr in outs if not d.opaque and o is not _DROPPED]
-    ):
-        outs = [_recheck(item, ctx, policy, leaks) for item in outs]
+    # Every output as if no value had been removed elsewhere (cached per value); then one
+    # check over all of them for the removed values. Only when it finds something are
+    # the suspicious fields recomputed with them, or dropped (_apply_checked).
     fields: dict[str, JSONValue] = {}
     sent: list[SentField] = []
-    for path, decision, _value, out, _provisional in outs:
+    checkable: list[JSONValue] = []
+    for path, decision in kept:
+        value = context_ip if path == ip_path and context_ip else values[path]
+        out = value if decision.as_is else _operate(value, decision, ctx, policy)[0]
         if out is _DROPPED:
             dropped.append((path, decision.category))
             continue
         fields[path] = out
         sent.append(SentField(path, decision.category, out))
+        if not decision.opaque:
+            checkable.append(out)
+    if leaks is not None and leaks.may_hide_any(checkable):
+        fields, sent, dropped = _apply_checked(
+            kept, values, context_ip, ip_path, ctx, policy, leaks, list(plan.dropped)
+        )
     return Disclosure(
         vendor=policy.vendor,
         event=event,
@@ -314,6 +311,37 @@ def dedupe_key(key: bytes, insert_id: str) -> str:
     its anonymous id from one random buffer, one byte apart)."""
     digest = hmac.new(key, insert_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
     return digest.hexdigest()[:32]
+
+
+def _apply_checked(
+    kept: tuple[tuple[str, Decision], ...],
+    values: dict[str, JSONValue],
+    context_ip: str | None,
+    ip_path: str,
+    ctx: ApplyContext,
+    policy: CompiledPolicy,
+    leaks: _Leaks,
+    dropped: list[tuple[str, str]],
+) -> tuple[dict[str, JSONValue], list[SentField], list[tuple[str, str]]]:
+    """The slow path, for an event where a removed value may hide in some output."""
+    if context_ip and not any(path == ip_path for path, _ in kept):
+        dropped.append((ip_path, IP_CATEGORY))
+    fields: dict[str, JSONValue] = {}
+    sent: list[SentField] = []
+    for path, decision in kept:
+        value = context_ip if path == ip_path and context_ip else values[path]
+        if decision.as_is:
+            item = (path, decision, value, value, False)
+        else:
+            out, provisional = _operate(value, decision, ctx, policy)
+            item = (path, decision, value, out, provisional)
+        out = _recheck(item, ctx, policy, leaks)[3]
+        if out is _DROPPED:
+            dropped.append((path, decision.category))
+            continue
+        fields[path] = out
+        sent.append(SentField(path, decision.category, out))
+    return fields, sent, dropped
 
 
 def _recheck(
