@@ -85,6 +85,13 @@ def _value_key(value: JSONValue) -> object:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+def _fact(sent: SentField) -> object:
+    """What the ledger records of a sent field: the value only for identifying ones."""
+    if is_identifying(sent.category):
+        return (sent.field, _value_key(sent.value))
+    return sent.field
+
+
 class RecentWrites:
     """Which facts were committed recently; bounded, time-limited."""
 
@@ -119,11 +126,29 @@ class LedgerRecorder:
         now = time.time() if now is None else now
         batch = LedgerBatch(now=now)
         subject_fps: dict[str, bytes] = {}
+        recent = self.recent
         for d in disclosures:
             event = d.event
             subject = event.subject()
             if subject is None:
                 continue
+            # Steady traffic repeats the same facts: one lookup for the whole event
+            # when every one of them was recorded recently.
+            whole = hash(
+                (
+                    d.vendor,
+                    subject,
+                    event.user_id,
+                    event.distinct_id,
+                    event.device_id,
+                    event.aliases,
+                    event.org_ids,
+                    tuple(_fact(s) for s in d.sent),
+                )
+            )
+            if recent.fresh(whole, now):
+                continue
+            batch.keys.append(whole)
             sfp = subject_fps.get(subject)
             if sfp is None:
                 sfp = subject_fps[subject] = self.fp(subject)
