@@ -22,6 +22,7 @@ fingerprint step runs only on the rows still unknown (capped, and reported when 
 from __future__ import annotations
 
 import csv
+import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -251,31 +252,62 @@ def _classify(con: Any, canary_domain: str | None) -> None:
     )
 
 
+def _fingerprint_sql(value: str) -> str:
+    """``keyed.fingerprints`` in SQL: HMAC-SHA256 of the normalised value (the ledger's
+    ``core.crypto.normalise``: ASCII here, the Python function otherwise), the first 16
+    bytes as hex; the key's inner and outer pads are parameters 1 and 2."""
+    norm = (
+        f"CASE WHEN regexp_full_match({value}, '[\\x00-\\x7F]*') "
+        f"THEN lower(trim({value}, {_TRIM})) ELSE sw_norm({value}) END"
+    )
+    return f"left(sha256($2::BLOB || unhex(sha256($1::BLOB || encode({norm})))), 32)"
+
+
+def _pads(key: bytes) -> list[object]:
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return [bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)]
+
+
 def _fingerprint_stage(
     con: Any, ledger_key: bytes, lookup: FingerprintLookup, canaries: set[str], tmp: Path
 ) -> int:
+    """Rows still unknown (up to the cap): their id, else their email, fingerprinted with
+    the ledger key in DuckDB and looked up in the ledger's values."""
     total = con.execute("SELECT count(*) FROM res WHERE outcome = 'unknown'").fetchall()[0][0]
-    rows = con.execute(
-        f"""SELECT line, id, email_n FROM res WHERE outcome = 'unknown'
-        AND (id IS NOT NULL OR email_n IS NOT NULL) ORDER BY line LIMIT {FINGERPRINT_CAP}"""
-    ).fetchall()
-    values = sorted({v for _, i, e in rows for v in (i, e) if v})
-    fps = dict(zip(values, fingerprints(ledger_key, values), strict=True))
-    found = lookup(sorted(set(fps.values())))
-    hits: list[tuple[int, str, str]] = []
-    for line, i, e in rows:
-        for v in (i, e):
-            uid = found.get(fps[v]) if v else None
-            if uid:
-                hits.append((line, uid, "canary" if uid in canaries else "fingerprint"))
-                break
-    if hits:
-        _load_table(con, "fp_hits", _write_csv(hits, ("line", "user_id", "method"), tmp))
+    _x(
+        con,
+        f"""CREATE OR REPLACE TEMP TABLE fp_rows AS SELECT line, id, email_n FROM res
+        WHERE outcome = 'unknown' AND (id IS NOT NULL OR email_n IS NOT NULL)
+        ORDER BY line LIMIT {FINGERPRINT_CAP}""",
+    )
+    _x(
+        con,
+        f"""CREATE OR REPLACE TEMP TABLE fp_vals AS SELECT v, {_fingerprint_sql("v")} AS fp
+        FROM (SELECT id AS v FROM fp_rows WHERE id <> ''
+              UNION SELECT email_n FROM fp_rows WHERE email_n <> '')""",
+        _pads(ledger_key),
+    )
+    fps = [bytes.fromhex(h) for (h,) in con.execute("SELECT DISTINCT fp FROM fp_vals").fetchall()]
+    found = lookup(fps)
+    if found:
+        rows = ((fp.hex(), uid) for fp, uid in found.items())
+        _load_table(con, "fp_found", _write_csv(rows, ("fp", "user_id"), tmp))
+        # The id's fingerprint first, then the email's, as the ledger would key them.
         _x(
             con,
-            """UPDATE res SET user_id = f.user_id, method = f.method,
-              outcome = CASE WHEN f.method = 'canary' THEN 'canary' ELSE 'matched' END
-            FROM fp_hits f WHERE res.line = f.line::BIGINT""",
+            """UPDATE res SET user_id = h.user_id, method = h.method,
+              outcome = CASE WHEN h.method = 'canary' THEN 'canary' ELSE 'matched' END
+            FROM (
+              SELECT r.line, coalesce(fi.user_id, fe.user_id) AS user_id,
+                CASE WHEN c.user_id IS NOT NULL THEN 'canary' ELSE 'fingerprint' END AS method
+              FROM fp_rows r
+              LEFT JOIN fp_vals vi ON vi.v = r.id LEFT JOIN fp_found fi ON fi.fp = vi.fp
+              LEFT JOIN fp_vals ve ON ve.v = r.email_n LEFT JOIN fp_found fe ON fe.fp = ve.fp
+              LEFT JOIN canary c ON c.user_id = coalesce(fi.user_id, fe.user_id)
+              WHERE coalesce(fi.user_id, fe.user_id) IS NOT NULL) h
+            WHERE res.line = h.line""",
         )
     return max(0, int(total) - FINGERPRINT_CAP)
 
