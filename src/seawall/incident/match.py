@@ -31,7 +31,7 @@ from typing import Any
 
 from seawall.core.crypto import normalise
 from seawall.incident.directory import Person
-from seawall.incident.keyed import fingerprints, pseudonyms
+from seawall.incident.keyed import pseudonyms
 from seawall.incident.leaked import LeakedFile, _lit, _q, _x, load_leaked
 from seawall.incident.scope import FileHit
 from seawall.policy.catalogue import FALLBACK_CATEGORY, category_of
@@ -337,22 +337,24 @@ def _collect(con: Any, result: MatchResult, ledger_key: bytes) -> None:
             f"SELECT line FROM res WHERE outcome = 'unknown' ORDER BY line LIMIT {LINES_SHOWN}"
         ).fetchall()
     ]
+    # The subject (the ledger key's fingerprint of the user id) is computed by DuckDB;
+    # a few distinct column sets are shared by everyone the file shows.
     per_user = con.execute(
-        """SELECT user_id, outcome = 'canary', list_distinct(flatten(list(shown)))
+        f"""SELECT user_id, outcome = 'canary', {_fingerprint_sql("user_id")},
+          list_sort(list_distinct(flatten(list(shown))))
         FROM res WHERE outcome IN ('matched', 'canary') AND user_id IS NOT NULL
-        GROUP BY user_id, outcome ORDER BY user_id"""
+        GROUP BY user_id, outcome ORDER BY user_id""",
+        _pads(ledger_key),
     ).fetchall()
-    subjects = fingerprints(ledger_key, [str(r[0]) for r in per_user])
-    result.hits = [
-        FileHit(
-            user_id=str(uid),
-            subject=subject.hex(),
-            fields=tuple(sorted(shown or ())),
-            categories=tuple(sorted({result.columns.get(f, "unknown") for f in shown or ()})),
-            canary=bool(is_canary),
-        )
-        for (uid, is_canary, shown), subject in zip(per_user, subjects, strict=True)
-    ]
+    shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    hits = result.hits
+    for uid, is_canary, subject, shown in per_user:
+        raw = tuple(shown or ())
+        shape = shapes.get(raw)
+        if shape is None:
+            cats = tuple(sorted({result.columns.get(f, "unknown") for f in raw}))
+            shape = shapes[raw] = (tuple(sorted(raw)), cats)
+        hits.append(FileHit(str(uid), subject, shape[0], shape[1], bool(is_canary)))
 
 
 def _write_outcomes(con: Any, out: Path) -> None:
