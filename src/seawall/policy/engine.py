@@ -80,6 +80,9 @@ class Decision:
     remember: bool  # a removed identifying value: must not reappear elsewhere
     as_is: bool  # keep without the free-text rule: nothing to run
     opaque: bool = False  # the output cannot contain a known value (a keyed hash)
+    # Worth caching per value: not for ids and timestamps, which never repeat and would
+    # push the values that do (pages, browsers, button texts) out of the cache.
+    cache: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,7 @@ class CompiledPolicy:
             remember=(action is None and explicit) or (not keeps_raw and is_identifying(category)),
             as_is=keeps_raw and not scan,
             opaque=action is not None and action.opaque,
+            cache=not category.startswith("system."),
         )
 
 
@@ -397,7 +401,7 @@ def _operate(
     action = decision.action
     if action is None:
         return _DROPPED, False
-    if not (action.cacheable and isinstance(value, str)):
+    if not (action.cacheable and decision.cache and isinstance(value, str)):
         return _compute(value, decision, ctx, policy.free_text), False
     key = (decision.rule, decision.free_text, value)
     outputs = policy.outputs
