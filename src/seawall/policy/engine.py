@@ -186,7 +186,15 @@ class CompiledPolicy:
         if action is not None:
             action = action.for_category(category)
         keeps_raw = isinstance(action, Keep)
-        scan = free_text and keeps_raw and self.free_text != "keep"
+        # Protocol metadata (the SDK's event id, timestamps, library versions) is not free
+        # text: scanning it cost a PII scan per event for nothing (and the vendor gets a
+        # keyed dedupe key in place of the SDK's event id anyway).
+        scan = (
+            free_text
+            and keeps_raw
+            and self.free_text != "keep"
+            and not category.startswith("system.")
+        )
         return Decision(
             category=category,
             action=action,
