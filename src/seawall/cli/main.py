@@ -76,7 +76,6 @@ def init(
     )
 
 
-
 def run() -> None:
     """Entry point: user-facing errors are one clear message, never a traceback."""
     logging.basicConfig(
