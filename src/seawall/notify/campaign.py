@@ -204,7 +204,10 @@ def plan(
 ) -> Plan:
     """Every recipient of ``audience`` in the scope, each with its exclusion if any."""
     by_user, admins = index_directory(people)
-    selected = [e for e in exposures if audience.selects(e)]
+    if audience.risk_tiers or audience.categories:
+        selected = [e for e in exposures if audience.selects(e)]
+    else:  # no filter selects everything: skip 100,000 calls that return True
+        selected = list(exposures)
     told = earlier or {}
     if audience.kind == "user":
         return _plan_users(selected, by_user, audience, suppressed, told)
@@ -218,44 +221,71 @@ def _plan_users(
     suppressed: frozenset[str] | set[str],
     earlier: Mapping[str, Sequence[Told]],
 ) -> Plan:
+    # The hot path of a 100,000-person wave, written for speed (same results as the
+    # obvious version): most people have one exposure, so their categories stay the
+    # scope's own (shared) tuple until a second exposure merges into a set; sorted
+    # category tuples and normalised locales are computed once per distinct value.
     result = Plan(audience)
-    cats: dict[str, set[str]] = {}
+    cats: dict[str, tuple[str, ...] | set[str]] = {}
     tiers: dict[str, int] = {}
     canaries: set[str] = set()
+    rank = _TIER_RANK
+    anonymous = 0
     for e in exposures:
         uid = e.user_id
         if uid is None:
-            result.anonymous += 1
+            anonymous += 1
             continue
         found = cats.get(uid)
         if found is None:
-            cats[uid] = set(e.categories)
-            tiers[uid] = _TIER_RANK[e.risk_tier]
+            cats[uid] = e.categories
+            tiers[uid] = rank[e.risk_tier]
         else:
-            found.update(e.categories)
-            tiers[uid] = max(tiers[uid], _TIER_RANK[e.risk_tier])
+            merged = found if isinstance(found, set) else set(found)
+            merged.update(e.categories)
+            cats[uid] = merged
+            tiers[uid] = max(tiers[uid], rank[e.risk_tier])
         if e.canary:
             canaries.add(uid)
-    names = {rank: tier for tier, rank in _TIER_RANK.items()}
+    result.anonymous = anonymous
+    names = {r: tier for tier, r in rank.items()}
+    by_tuple: dict[tuple[str, ...], tuple[str, ...]] = {}
+    by_set: dict[frozenset[str], tuple[str, ...]] = {}
+    locales: dict[str | None, str] = {}
+    notices = result.notices
     for user_id in sorted(cats):
-        categories = tuple(sorted(cats[user_id]))
+        found = cats[user_id]
+        if isinstance(found, tuple):
+            categories = by_tuple.get(found)
+            if categories is None:
+                categories = by_tuple[found] = tuple(sorted(set(found)))
+        else:
+            key = frozenset(found)
+            categories = by_set.get(key)
+            if categories is None:
+                categories = by_set[key] = tuple(sorted(key))
         person = by_user.get(user_id)
+        raw_locale = person.locale if person else None
+        locale = locales.get(raw_locale)
+        if locale is None:
+            locale = locales[raw_locale] = normalise_locale(raw_locale)
         recipient = f"user:{user_id}"
         reason = (
             "canary"
             if user_id in canaries
             else _exclusion(person, recipient, categories, None, suppressed, earlier)
         )
-        result.notices.append(
+        notices.append(
             PlannedNotice(
-                recipient=recipient,
-                kind="user",
-                user_id=user_id,
-                org_id=None,
-                locale=normalise_locale(person.locale if person else None),
-                risk_tier=names[tiers[user_id]],
-                categories=categories,
-                reason=reason,
+                recipient,
+                "user",
+                user_id,
+                None,
+                locale,
+                names[tiers[user_id]],
+                categories,
+                None,
+                reason,
             )
         )
     return result

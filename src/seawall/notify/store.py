@@ -32,7 +32,7 @@ from seawall.notify.tables import notify_campaigns, notify_notices
 from seawall.storage.database import Database
 
 _TOLD_STATES = ("pending", "sending", "sent")
-_CHUNK = 5_000
+_CHUNK = 20_000
 c_t = notify_campaigns
 n_t = notify_notices
 
@@ -74,27 +74,6 @@ def _notice(row: Row[Any]) -> Notice:
         message_id=m["message_id"],
         uncertain=bool(m["uncertain"]),
     )
-
-
-def _notice_row(campaign: int, n: PlannedNotice, now: float) -> dict[str, object]:
-    return {
-        "campaign": campaign,
-        "recipient": n.recipient,
-        "kind": n.kind,
-        "user_id": n.user_id,
-        "org_id": n.org_id,
-        "locale": n.locale,
-        "risk_tier": n.risk_tier,
-        "categories": " ".join(n.categories),
-        "members": n.members,
-        "state": "pending" if n.reason is None else "suppressed",
-        "reason": n.reason,
-        "attempts": 0,
-        "due_at": now,
-        "message_id": None,
-        "uncertain": False,
-        "updated_at": now,
-    }
 
 
 class NotifyStore:
@@ -151,7 +130,7 @@ class NotifyStore:
             ).inserted_primary_key
             assert key is not None
             campaign_id = int(key[0])
-            _insert_notices(conn, [_notice_row(campaign_id, n, now) for n in notices])
+            _insert_notices(conn, campaign_id, notices, now)
             return campaign_id, None
 
         key, clash = self.db.writer.call(job)
@@ -411,17 +390,74 @@ class NotifyStore:
         return self.db.writer.call(job)
 
 
-def _insert_notices(conn: Connection, rows: list[dict[str, object]]) -> None:
-    """A plain driver executemany: 100,000 notices in seconds, not tens of seconds."""
-    if not rows:
+# The columns a planned notice fills; the rest start the same for every notice.
+_PLANNED = (
+    "recipient",
+    "kind",
+    "user_id",
+    "org_id",
+    "locale",
+    "risk_tier",
+    "categories",
+    "members",
+    "state",
+    "reason",
+)
+_FRESH = ("campaign", "attempts", "due_at", "message_id", "uncertain", "updated_at")
+_SQLITE_CACHE_KIB = 65_536  # page cache while inserting a big campaign (default: 2 MiB)
+
+
+def _insert_notices(
+    conn: Connection, campaign: int, notices: Sequence[PlannedNotice], now: float
+) -> None:
+    """Bulk insert by the fastest path each driver has (100,000 notices in about a
+    second): PostgreSQL's COPY; on SQLite one executemany of tuples in big chunks,
+    binding only what differs between notices, with a bigger page cache so the table
+    and its three indexes stay in memory while they grow."""
+    if not notices:
         return
-    columns = list(rows[0])
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    joined: dict[tuple[str, ...], str] = {}
+    rows = []
+    for n in notices:
+        categories = joined.get(n.categories)
+        if categories is None:
+            categories = joined[n.categories] = " ".join(n.categories)
+        rows.append(
+            (
+                n.recipient,
+                n.kind,
+                n.user_id,
+                n.org_id,
+                n.locale,
+                n.risk_tier,
+                categories,
+                n.members,
+                "pending" if n.reason is None else "suppressed",
+                n.reason,
+            )
+        )
     # Table and column names are our own constants, never input: no injection vector.
-    names, marks = ", ".join(columns), ", ".join([mark] * len(columns))
-    sql = f"INSERT INTO {n_t.name} ({names}) VALUES ({marks})"  # noqa: S608
-    for i in range(0, len(rows), _CHUNK):
-        conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows[i : i + _CHUNK]])
+    names = ", ".join(_PLANNED + _FRESH)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None  # a checked-out connection always has one
+        fresh = (campaign, 0, now, None, False, now)
+        with raw.cursor() as cur, cur.copy(f"COPY {n_t.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row + fresh)
+        return
+    # SQLite: ?11 is the time, bound once per row for both due_at and updated_at.
+    marks = ", ".join(f"?{i}" for i in range(1, len(_PLANNED) + 1))
+    sql = (
+        f"INSERT INTO {n_t.name} ({names}) VALUES ({marks}, {int(campaign)}, 0, ?11, NULL, 0, ?11)"  # noqa: S608
+    )
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+    try:
+        for i in range(0, len(rows), _CHUNK):
+            conn.exec_driver_sql(sql, [(*r, now) for r in rows[i : i + _CHUNK]])
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
 
 
 def _settle(conn: Connection, outcome: Outcome, now: float) -> None:
