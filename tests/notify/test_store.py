@@ -189,3 +189,49 @@ def test_the_claimer_gives_each_worker_its_own_notice(store: NotifyStore) -> Non
     claimer.close()
     assert sorted(got) == [f"user:{u}" for u in uids]
     assert store.counts(cid)["sent"] == 60
+
+
+def test_bulk_insert_stores_every_field(store: NotifyStore) -> None:
+    """The bulk path (COPY on PostgreSQL, chunked executemany on SQLite) stores each
+    planned notice exactly, across chunk boundaries, with fresh counters."""
+    planned = [
+        PlannedNotice(
+            recipient=f"org:o{i % 7}:a{i:05d}" if i % 2 else f"user:u{i:05d}",
+            kind="org_admin" if i % 2 else "user",
+            user_id=f"a{i:05d}" if i % 2 else f"u{i:05d}",
+            org_id=f"o{i % 7}" if i % 2 else None,
+            locale="fr-fr" if i % 3 else "en",
+            risk_tier=("low", "medium", "high")[i % 3],
+            categories=("user.contact.email", "user.name")[: 1 + i % 2],
+            members=i if i % 2 else None,
+            reason="suppressed" if i % 5 == 0 else None,
+        )
+        for i in range(25_000)  # more than one SQLite chunk
+    ]
+    before = time.time()
+    campaign = store.create(
+        incident=9,
+        scope_version=1,
+        audience="users",
+        kind="user",
+        template="default",
+        sender="Security <security@example.com>",
+        notices=planned,
+    )
+    stored = store.notices(campaign.id)
+    assert len(stored) == len(planned)
+    for p, n in zip(planned, stored, strict=True):
+        assert (n.campaign, n.recipient, n.kind, n.user_id, n.org_id) == (
+            campaign.id, p.recipient, p.kind, p.user_id, p.org_id,
+        )  # fmt: skip
+        assert (n.locale, n.risk_tier, n.categories, n.members, n.reason) == (
+            p.locale, p.risk_tier, p.categories, p.members, p.reason,
+        )  # fmt: skip
+        assert n.state == ("pending" if p.reason is None else "suppressed")
+        assert (n.attempts, n.message_id, n.uncertain) == (0, None, False)
+    assert store.counts(campaign.id)["pending"] == 20_000
+    with store.db.engine.connect() as conn:
+        due, updated = conn.exec_driver_sql(
+            "SELECT MIN(due_at), MAX(updated_at) FROM notify_notices"
+        ).one()
+    assert before <= due <= updated <= time.time()
