@@ -203,7 +203,7 @@ class CompiledPolicy:
             remember=(action is None and explicit) or (not keeps_raw and is_identifying(category)),
             as_is=keeps_raw and not scan,
             opaque=action is not None and action.opaque,
-            cache=not category.startswith("system."),
+            cache=action is not None and action.cacheable and not category.startswith("system."),
         )
 
 
@@ -293,9 +293,17 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
     fields: dict[str, JSONValue] = {}
     sent: list[SentField] = []
     checkable: list[JSONValue] = []
+    outputs = policy.outputs
     for path, decision in kept:
         value = context_ip if path == ip_path and context_ip else values[path]
-        out = value if decision.as_is else _operate(value, decision, ctx, policy)[0]
+        if decision.as_is:
+            out = value
+        elif decision.cache and value.__class__ is str:  # the common case, inlined
+            out = outputs.get((decision.rule, decision.free_text, value))
+            if out is None:
+                out = _operate(value, decision, ctx, policy)[0]
+        else:
+            out = _operate(value, decision, ctx, policy)[0]
         if out is _DROPPED:
             dropped.append((path, decision.category))
             continue
@@ -409,7 +417,7 @@ def _operate(
     action = decision.action
     if action is None:
         return _DROPPED, False
-    if not (action.cacheable and decision.cache and isinstance(value, str)):
+    if not (decision.cache and isinstance(value, str)):
         return _compute(value, decision, ctx, policy.free_text), False
     key = (decision.rule, decision.free_text, value)
     outputs = policy.outputs
