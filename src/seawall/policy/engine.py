@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import re
 from dataclasses import dataclass
 from fnmatch import translate
-from urllib.parse import unquote_plus
 
 from seawall.core.config import Policy, Rule
 from seawall.core.errors import ConfigError, PolicyError
@@ -41,10 +39,8 @@ from seawall.policy.actions import (
     Keep,
     Redact,
     TruncateIp,
-    iter_texts,
     make_action,
     redact_value,
-    walk_strings,
 )
 from seawall.policy.catalogue import (
     FALLBACK_CATEGORY,
@@ -54,16 +50,13 @@ from seawall.policy.catalogue import (
     is_identifying,
     suggest_category,
 )
+from seawall.policy.removed import Leaks, known_texts
 
 IP_FIELDS = frozenset({"ip", "$ip", "context.ip"})
 IP_CATEGORY = "user.device.ip_address"
-MIN_KNOWN_LEN = 4  # shorter removed values ("Bo", "12") would redact half of every text
-MIN_KNOWN_DIGITS = 6  # a numeric id shorter than this matches timestamps and counts
 MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
 MAX_CACHED_VALUES = 200_000  # recent (rule, value) -> output; cleared when full
 _NO_KNOWN = ApplyContext([], {})
-# A run the PII engine might decode as base64 (it does so inside URL parameters).
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -282,8 +275,8 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
         ip_decision = policy.decide(sdk, ip_path)
         if ip_decision.action is not None:
             kept = (*kept, (ip_path, ip_decision))
-    ctx = ApplyContext(_known_texts(plan.remember, values), values)
-    leaks = _Leaks(ctx.known_texts) if ctx.known_texts else None
+    ctx = ApplyContext(known_texts(plan.remember, values), values)
+    leaks = Leaks(ctx.known_texts) if ctx.known_texts else None
     dropped = list(plan.dropped)
     if context_ip and len(kept) == len(plan.kept):
         dropped.append((ip_path, IP_CATEGORY))
@@ -340,7 +333,7 @@ def _apply_checked(
     ip_path: str,
     ctx: ApplyContext,
     policy: CompiledPolicy,
-    leaks: _Leaks,
+    leaks: Leaks,
     dropped: list[tuple[str, str]],
 ) -> tuple[dict[str, JSONValue], list[SentField], list[tuple[str, str]]]:
     """The slow path, for an event where a removed value may hide in some output."""
@@ -368,7 +361,7 @@ def _recheck(
     item: tuple[str, Decision, JSONValue, JSONValue, bool],
     ctx: ApplyContext,
     policy: CompiledPolicy,
-    leaks: _Leaks,
+    leaks: Leaks,
 ) -> tuple[str, Decision, JSONValue, JSONValue, bool]:
     """The slow path for one field of an event that holds a removed value somewhere."""
     path, decision, value, out, provisional = item
@@ -444,73 +437,3 @@ def _compute(value: JSONValue, decision: Decision, ctx: ApplyContext, free_text:
     except (PolicyError, ValueError, TypeError, RecursionError):
         return _DROPPED
     return out
-
-
-def _known_texts(paths: tuple[str, ...], values: dict[str, JSONValue]) -> list[str]:
-    texts: list[str] = []
-    for path in paths:
-        value = values[path]
-        if isinstance(value, str):
-            text = value.strip()
-            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
-                texts.append(text)
-            continue
-        for raw in iter_texts(value):
-            text = raw.strip()
-            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
-                texts.append(text)
-    return list(dict.fromkeys(texts)) if len(texts) > 1 else texts
-
-
-class _Leaks:
-    """Finds removed values (case-insensitively) inside an output value."""
-
-    __slots__ = ("digits", "folded")
-
-    def __init__(self, known: list[str]) -> None:
-        self.folded = [k.casefold() for k in known]
-        self.digits = any(k.isdigit() for k in known)
-
-    def found_in(self, value: JSONValue) -> bool:
-        if isinstance(value, str):
-            low = value.casefold()
-            return any(k in low for k in self.folded)
-        if isinstance(value, float | bool) or value is None:
-            return False
-        if isinstance(value, int):
-            return self.digits and self._text(str(value))
-        return walk_strings(value, self._text)
-
-    def _text(self, text: str) -> bool:
-        low = text.casefold()
-        return any(k in low for k in self.folded)
-
-    def may_hide_any(self, outputs: list[JSONValue]) -> bool:
-        """Whether a removed value may be in any of ``outputs``, plainly or in a form the
-        PII engine decodes (percent, '+', HTML entities, base64 in URL parameters)."""
-        texts: list[str] = []
-        for out in outputs:
-            if isinstance(out, str):
-                texts.append(out)
-            elif isinstance(out, int) and not isinstance(out, bool):
-                if self.digits:
-                    texts.append(str(out))
-            elif isinstance(out, list | dict):
-                texts.extend(iter_texts(out))
-        if not texts:
-            return False
-        blob = "\x00".join(texts)
-        if self._text(blob):
-            return True
-        for text in texts:  # decoded forms, only of the texts that have any encoding
-            decoded = text
-            if "%" in decoded or "+" in decoded:
-                decoded = unquote_plus(decoded)
-            if "&" in decoded:
-                decoded = html.unescape(decoded)
-            if decoded is not text and self._text(decoded):
-                return True
-        # the engine decodes base64 only inside URL parameters
-        return any(
-            _BASE64_RUN.search(text, text.find("?")) is not None for text in texts if "?" in text
-        )
