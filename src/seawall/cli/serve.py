@@ -19,15 +19,20 @@ class Server(enum.StrEnum):
     granian = "granian"
 
 
+def _hand_over(config: Path, forward: bool | None) -> None:
+    """What worker processes need to build the app themselves (gateway/asgi.py)."""
+    os.environ[CONFIG_ENV] = str(config.resolve())
+    if forward is not None:
+        os.environ[FORWARD_ENV] = "1" if forward else "0"
+
+
 def _granian(config: Path, forward: bool | None, host: str, port: int, workers: int) -> None:
     """Granian's Rust HTTP stack, one worker process per core; each worker builds the app
     from the config path handed over in the environment."""
     from granian import Granian
     from granian.constants import Interfaces
 
-    os.environ[CONFIG_ENV] = str(config.resolve())
-    if forward is not None:
-        os.environ[FORWARD_ENV] = "1" if forward else "0"
+    _hand_over(config, forward)
     Granian(
         "seawall.gateway.asgi:app_from_env",
         address=host,
@@ -91,9 +96,7 @@ def register(app: typer.Typer) -> None:
                 lifespan="on",
             )
             return
-        os.environ[CONFIG_ENV] = str(config.resolve())
-        if forward is not None:
-            os.environ[FORWARD_ENV] = "1" if forward else "0"
+        _hand_over(config, forward)
         uvicorn.run(
             "seawall.gateway.asgi:app_from_env",
             factory=True,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from seawall.notify.model import Claim, Outcome
 from seawall.notify.store import NotifyStore
+from seawall.storage.writer import take_group
 
 
 class _Request:
@@ -59,21 +60,9 @@ class Claimer:
 
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._serve(batch)
+            batch, stop = take_group(self._queue, None)
+            if batch:
+                self._serve(batch)
             if stop:
                 return
 

@@ -28,6 +28,26 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
+def take_group(
+    q: queue.Queue[Any] | queue.SimpleQueue[Any], stop: object, limit: int | None = None
+) -> tuple[list[Any], bool]:
+    """Wait for one item, then take whatever else is queued (up to ``limit``): the
+    items to serve in one transaction, and whether ``stop`` was seen."""
+    first = q.get()
+    if first is stop:
+        return [], True
+    group = [first]
+    while limit is None or len(group) < limit:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            break
+        if item is stop:
+            return group, True
+        group.append(item)
+    return group, False
+
+
 class GroupWriter:
     """Runs write jobs on one thread, many per transaction."""
 
@@ -77,21 +97,9 @@ class GroupWriter:
 
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            group = [first]
-            stop = False
-            while len(group) < self._max_group:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                group.append(item)
-            self._commit(group)
+            group, stop = take_group(self._queue, _STOP, self._max_group)
+            if group:
+                self._commit(group)
             if stop:
                 return
 
