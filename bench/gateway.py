@@ -103,6 +103,25 @@ def wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float,
     return rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0
 
 
+def measure(
+    name: str,
+    cmd: list[str],
+    port: int,
+    env: dict[str, str],
+    tmp: Path,
+    warmup: int,
+    args: argparse.Namespace,
+) -> tuple[str, float, float, float, int]:
+    """Start a server, warm it up, then measure it with wrk: events/s, p50, p99, non-2xx."""
+    proc = start(cmd, port, env, tmp / f"{name.replace(' ', '-')}.log")
+    try:
+        wrk(port, tmp / "bodies.lua", warmup, args.connections)
+        rps, p50, p99, bad = wrk(port, tmp / "bodies.lua", args.seconds, args.connections)
+    finally:
+        stop(proc)
+    return name, rps * args.batch, p50, p99, bad
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=15)
@@ -151,13 +170,7 @@ def main() -> None:
                 "warning",
                 "floor_app:app",
             ]
-        proc = start(floor_cmd, port, env, tmp / f"floor-{server}.log")
-        try:
-            wrk(port, script, 3, args.connections)  # warm up
-            rps, p50, p99, bad = wrk(port, script, args.seconds, args.connections)
-            rows.append((f"floor ({server})", rps * args.batch, p50, p99, bad))
-        finally:
-            stop(proc)
+        rows.append(measure(f"floor ({server})", floor_cmd, port, env, tmp, 3, args))
 
         data = bench_data(tmp / server, "http://127.0.0.1:9")
         (tmp / server).mkdir(exist_ok=True)
@@ -166,38 +179,11 @@ def main() -> None:
         data["listen"] = f"127.0.0.1:{port}"
         cfg = tmp / server / "seawall.yaml"
         cfg.write_text(yaml.safe_dump(data, sort_keys=False))
-        env_gw = dict(env, SEAWALL_CONFIG=str(cfg))
-        if server == "uvicorn":
-            gw_cmd = [str(BIN / "seawall"), "serve", "--config", str(cfg)]
-        else:
-            subprocess.run(
-                [str(BIN / "seawall"), "config", "check", "--config", str(cfg)],
-                check=True,
-                env=env,
-                capture_output=True,
-            )
-            gw_cmd = [
-                str(BIN / "granian"),
-                "--interface",
-                "asgi",
-                "--port",
-                str(port),
-                "--workers",
-                workers,
-                "--log-level",
-                "warning",
-                "--factory",
-                "seawall.gateway.asgi:app_from_env",
-            ]
-        proc = start(gw_cmd, port, env_gw, tmp / f"gateway-{server}.log")
-        try:
-            # Warm up until every simulated user has been seen: steady traffic from known
-            # users is the case the ledger's recent-write memory is built for.
-            wrk(port, script, args.warmup, args.connections)
-            rps, p50, p99, bad = wrk(port, script, args.seconds, args.connections)
-            rows.append((f"seawall ({server})", rps * args.batch, p50, p99, bad))
-        finally:
-            stop(proc)
+        # What users run: `seawall serve`, one process per core, on either server.
+        gw_cmd = [str(BIN / "seawall"), "serve", "--config", str(cfg), "--server", server]
+        # Warm up until every simulated user has been seen: steady traffic from known
+        # users is the case the ledger's recent-write memory is built for.
+        rows.append(measure(f"seawall ({server})", gw_cmd, port, env, tmp, args.warmup, args))
 
     print(
         f"\n{args.batch}-event batches, {args.connections} connections, {args.seconds} s each, "
