@@ -34,7 +34,6 @@ class Minimised:
 
     rows: list[tuple[str, list[WireMessage]]] = field(default_factory=list)
     ledger: LedgerBatch | None = None
-    disclosures: int = 0
 
 
 class Pipeline:
@@ -83,7 +82,6 @@ class Pipeline:
             self.metrics.policy_drops.labels(vendor, category).inc(count)
         out.rows = [(v, msgs) for v, msgs in per_vendor.items() if msgs]
         out.ledger = self.recorder.prepare(disclosures)
-        out.disclosures = len(disclosures)
         return out
 
     async def accept(self, events: Sequence[Event]) -> None:
