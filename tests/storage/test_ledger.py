@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, delete, select
 
 from seawall.core.types import Disclosure, Event, SentField
 from seawall.ledger.record import LedgerRecorder
-from seawall.ledger.store import LedgerStore, write_batch
+from seawall.ledger.store import LedgerStore, backfill_people, write_batch
 from seawall.storage.database import Database, open_database
-from seawall.storage.tables import metadata
+from seawall.storage.tables import FIELD_SEP, ledger_people, metadata
 
 KEY = b"k" * 32
 
@@ -158,3 +158,53 @@ def test_excluded_subjects_are_not_counted(db: Database) -> None:
     exp = store.exposure("mp", exclude={rec.fp("canary-1")})
     assert (exp.subjects, exp.users, exp.orgs) == (1, 1, 1)
     assert exp.categories == {"user.contact.email": 1}
+
+
+def _people(db: Database) -> dict[tuple[str, bytes], tuple[str, tuple[str, ...], float, float]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                ledger_people.c.vendor,
+                ledger_people.c.subject,
+                ledger_people.c.kind,
+                ledger_people.c.fields,
+                ledger_people.c.first_seen,
+                ledger_people.c.last_seen,
+            )
+        ).all()
+    return {
+        (v, bytes(s)): (k, tuple(sorted(f.split(FIELD_SEP))), first, last)
+        for v, s, k, f, first, last in rows
+    }
+
+
+def test_people_summary_is_what_the_field_rows_say(db: Database) -> None:
+    """The writer's per-(vendor, subject) row equals a rebuild from ``ledger_fields``,
+    through new fields, repeats, a subset of fields and a late sign-in."""
+    rec = LedgerRecorder(KEY)
+    email = SentField("$email", "user.contact.email", "ada@example.com")
+    browser = SentField("$browser", "user.device", "Firefox")
+    city = SentField("$city", "user.location.imprecise", "Berlin")
+    t = 1_700_000_000.0
+    batches = [
+        [Disclosure("mp", _event("dev-1", t=t), {}, [browser])],
+        [Disclosure("mp", _event("u-1", user="u-1", t=t + 10), {}, [email, browser])],
+        [Disclosure("mp", _event("u-1", user="u-1", t=t + 20), {}, [browser])],  # subset
+        [Disclosure("mp", _event("u-1", user="u-1", t=t + 30), {}, [city])],  # grows
+        [Disclosure("other", _event("u-1", user="u-1", t=t + 5), {}, [city, email])],
+        [Disclosure("mp", _event("dev-1", t=t + 40), {}, [city])],
+    ]
+    for ds in batches:
+        _record(db, rec, ds)
+    written = _people(db)
+    u1, dev1 = rec.fp("u-1"), rec.fp("dev-1")
+    assert written[("mp", u1)] == ("user", ("$browser", "$city", "$email"), t + 10, t + 30)
+    assert written[("other", u1)] == ("user", ("$city", "$email"), t + 5, t + 5)
+    assert written[("mp", dev1)] == ("anonymous", ("$browser", "$city"), t, t + 40)
+
+    def rebuild(conn: Connection) -> None:
+        conn.execute(delete(ledger_people))
+        backfill_people(conn)
+
+    db.writer.call(rebuild)
+    assert _people(db) == written

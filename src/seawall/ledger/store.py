@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, func, literal_column, select
 from seawall.ledger.record import LedgerBatch
 from seawall.storage.database import Database
 from seawall.storage.tables import (
+    FIELD_SEP,
     identity_links,
     ledger_fields,
     ledger_subjects,
@@ -46,10 +47,43 @@ _UPSERTS = {
         "INSERT INTO subject_orgs (subject, org, first_seen) VALUES ({p}, {p}, {p}) "
         "ON CONFLICT (subject, org) DO NOTHING"
     ),
+    # The subject's summary: its field set grows by union (a no-op when the group sent
+    # no new field), and fields_at moves only when the set grew.
+    "people": (
+        "INSERT INTO ledger_people (vendor, subject, kind, fields, first_seen, last_seen, "
+        "fields_at) SELECT {p}, {p}, coalesce((SELECT kind FROM ledger_subjects WHERE "
+        "subject = {p}), 'anonymous'), {p}, {p}, {p}, {p} WHERE true "
+        "ON CONFLICT (vendor, subject) DO UPDATE SET "
+        "kind = CASE WHEN excluded.kind = 'user' THEN 'user' ELSE ledger_people.kind END, "
+        "fields = {union}, "
+        "fields_at = CASE WHEN {union} = ledger_people.fields THEN ledger_people.fields_at "
+        "ELSE {max}(ledger_people.fields_at, excluded.fields_at) END, "
+        "first_seen = {min}(ledger_people.first_seen, excluded.first_seen), "
+        "last_seen = {max}(ledger_people.last_seen, excluded.last_seen)"
+    ),
 }
+# SQLite: a function the store registers on each connection (storage.database);
+# PostgreSQL: the same union in SQL, in code point ("C") order.
+_PG_UNION = (
+    "CASE WHEN ledger_people.fields = excluded.fields THEN ledger_people.fields "
+    'ELSE array_to_string(ARRAY(SELECT DISTINCT u.f COLLATE "C" FROM unnest(string_to_array('
+    "ledger_people.fields || chr(31) || excluded.fields, chr(31))) AS u(f) ORDER BY 1), "
+    "chr(31)) END"
+)
 _DIALECT_SQL = {
-    "sqlite": {k: v.format(p="?", max="max") for k, v in _UPSERTS.items()},
-    "postgresql": {k: v.format(p="%s", max="greatest") for k, v in _UPSERTS.items()},
+    "sqlite": {
+        k: v.format(
+            p="?",
+            max="max",
+            min="min",
+            union="sw_union_fields(ledger_people.fields, excluded.fields)",
+        )
+        for k, v in _UPSERTS.items()
+    },
+    "postgresql": {
+        k: v.format(p="%s", max="greatest", min="least", union=_PG_UNION)
+        for k, v in _UPSERTS.items()
+    },
 }
 
 
@@ -80,6 +114,8 @@ def write_batch(conn: Connection, batch: LedgerBatch) -> None:
                 for r in (batch.fields[k] for k in sorted(batch.fields))
             ],
         )
+    if people := _people_rows(batch):
+        run(sql["people"], people)
     if batch.values:
         run(
             sql["values"],
@@ -92,6 +128,53 @@ def write_batch(conn: Connection, batch: LedgerBatch) -> None:
         run(sql["links"], [(a, s, now) for a, s in sorted(batch.links.items())])
     if batch.orgs:
         run(sql["orgs"], [(s, o, now) for s, o in sorted(batch.orgs)])
+
+
+def _people_rows(batch: LedgerBatch) -> list[tuple[object, ...]]:
+    """One summary row per (vendor, subject) the batch wrote fields for: (vendor,
+    subject, subject, fields, first seen, last seen, latest first-seen of a field)."""
+    out: list[tuple[object, ...]] = []
+    group: tuple[str, bytes] | None = None
+    names: list[str] = []
+    first = last = at = 0.0
+    for vendor, subject, name in sorted(batch.fields):
+        r = batch.fields[(vendor, subject, name)]
+        if group != (vendor, subject):
+            if group is not None:
+                out.append((*group, group[1], FIELD_SEP.join(names), first, last, at))
+            group, names = (vendor, subject), []
+            first, last, at = r.first_seen, r.last_seen, r.first_seen
+        else:
+            first, last, at = (
+                min(first, r.first_seen),
+                max(last, r.last_seen),
+                max(at, r.first_seen),
+            )
+        names.append(name)
+    if group is not None:
+        out.append((*group, group[1], FIELD_SEP.join(names), first, last, at))
+    return out
+
+
+def backfill_people(conn: Connection) -> None:
+    """Build ``ledger_people`` from ``ledger_fields`` (the migration that adds it)."""
+    pg = conn.dialect.name == "postgresql"
+    joined = (
+        'string_agg(field, chr(31) ORDER BY field COLLATE "C")'
+        if pg
+        else "group_concat(field, char(31))"  # in key order: (vendor, subject, field)
+    )
+    grouped = (
+        f"SELECT vendor, subject, {joined} AS fields, min(first_seen) AS f, "  # noqa: S608
+        "max(last_seen) AS l, max(first_seen) AS a FROM ledger_fields GROUP BY vendor, subject"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO ledger_people (vendor, subject, kind, fields, first_seen, last_seen, "  # noqa: S608
+        "fields_at) SELECT g.vendor, g.subject, coalesce((SELECT kind FROM ledger_subjects s "
+        "WHERE s.subject = g.subject), 'anonymous'), g.fields, g.f, g.l, g.a FROM ("
+        + grouped
+        + ") g"
+    )
 
 
 @dataclass(frozen=True, slots=True)

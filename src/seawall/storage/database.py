@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from seawall.core.errors import ConfigError, StorageError
+from seawall.storage.tables import union_fields
 from seawall.storage.writer import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def _engine(url: str, is_sqlite: bool, synchronous: str) -> Engine:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+        dbapi_conn.create_function("sw_union_fields", 2, union_fields, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -40,6 +40,33 @@ ledger_fields = Table(
     PrimaryKeyConstraint("vendor", "subject", "field"),
 )
 
+# One row per (vendor, subject), kept by the ledger writer next to ``ledger_fields``:
+# what a scope needs of a subject without grouping its field rows. ``fields`` is the
+# subject's field names, sorted and joined by FIELD_SEP; ``kind`` is the subject's own
+# (as in ``ledger_subjects``); ``fields_at`` is a time by which every listed field had
+# been first seen (an upper bound: the last time the set grew).
+FIELD_SEP = "\x1f"
+ledger_people = Table(
+    "ledger_people",
+    metadata,
+    Column("vendor", String(100), nullable=False),
+    Column("subject", FP, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("fields_at", Float, nullable=False),
+    PrimaryKeyConstraint("vendor", "subject"),
+)
+
+
+def union_fields(old: str, new: str) -> str:
+    """Two FIELD_SEP-joined field sets as one (sorted by code point, as SQL's "C" order)."""
+    if old == new:
+        return old
+    return FIELD_SEP.join(sorted({*old.split(FIELD_SEP), *new.split(FIELD_SEP)}))
+
+
 # Every distinct value sent for identifying categories (contact, name, ids).
 ledger_values = Table(
     "ledger_values",
