@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Sequence
-from itertools import accumulate
+from collections.abc import Collection, Sequence
+from operator import itemgetter
 
-from seawall.pii.backends import Backend, HyperscanBackend, best_backend
+from seawall.pii.backends import Backend, best_backend
 from seawall.pii.decoding import View, base64_values, mask, views
 from seawall.pii.detectors import DETECTORS
 from seawall.pii.finding import KNOWN_VALUE, PRIORITY, TAGS, Finding
@@ -21,34 +21,50 @@ from seawall.pii.known import KnownValues
 #: case (a word, a title, a plain path) costs one regex search.  Every detector match
 #: contains a digit, "@", "%", "::", a hex colon pair or a 16-letter run, and every
 #: encoded form contains "%" or an entity.
-_TRIGGER = re.compile(r"[0-9@%]|[A-Fa-f]:[A-Fa-f:]|[A-Za-z_-]{16}|&[A-Za-z]+;")
+TRIGGER = re.compile(r"[0-9@%]|[A-Fa-f]:[A-Fa-f:]|[A-Za-z_-]{16}|&[A-Za-z]+;")
 _MAX_REDACT_PASSES = 4
-#: A cheaper superset of ``_TRIGGER`` for ``redact``'s common case, a short clean
+#: A cheaper superset of ``TRIGGER`` for ``redact``'s common case, a short clean
 #: string (a button text, a browser name): two character-class searches instead of
 #: one four-way alternation tried at every position.
 _MAYBE = re.compile(r"[0-9@%:&]")
 _LETTER_RUN = re.compile(r"[A-Za-z_-]{16}")
+_START_END = itemgetter(1, 2)
+
+#: A finding before it becomes a ``Finding``: (entity, start, end).
+Span = tuple[str, int, int]
 
 
-def resolve(findings: list[Finding]) -> list[Finding]:
-    """Keep a non-overlapping subset: higher-priority entity first, then longer span."""
-    if len(findings) <= 1:
-        return [f for f in findings if f.start < f.end]
+def resolve(found: list[Span]) -> list[Span]:
+    """Keep a non-overlapping subset: higher-priority entity first, then longer span.
+
+    Returns the kept spans sorted by start.  Most texts hold no overlap at all (each
+    finding once, apart from its duplicates out of decoded views); that case is one
+    sort and one pass.
+    """
+    if len(found) <= 1:
+        return [f for f in found if f[1] < f[2]]
+    ordered = sorted(set(found), key=_START_END)
+    previous_end = 0
+    for _entity, start, end in ordered:
+        if start < previous_end or start >= end:
+            break
+        previous_end = end
+    else:
+        return ordered
     ranked = sorted(
-        {f for f in findings if f.start < f.end},
-        key=lambda f: (PRIORITY[f.entity], f.start - f.end, f.start),
+        (f for f in ordered if f[1] < f[2]), key=lambda f: (PRIORITY[f[0]], f[1] - f[2], f[1])
     )
     starts: list[int] = []
     ends: list[int] = []
-    kept: list[Finding] = []
+    kept: list[Span] = []
     for f in ranked:
-        i = bisect_right(starts, f.start)
-        if i > 0 and ends[i - 1] > f.start:
+        i = bisect_right(starts, f[1])
+        if i > 0 and ends[i - 1] > f[1]:
             continue
-        if i < len(starts) and starts[i] < f.end:
+        if i < len(starts) and starts[i] < f[2]:
             continue
-        starts.insert(i, f.start)
-        ends.insert(i, f.end)
+        starts.insert(i, f[1])
+        ends.insert(i, f[2])
         kept.insert(i, f)
     return kept
 
@@ -68,33 +84,36 @@ class Scanner:
         known: KnownValues | None = None,
     ) -> list[Finding]:
         """Sorted, non-overlapping findings with offsets into ``text``."""
-        return resolve(self._collect(text, entities, known, nested=False))
+        return [Finding(*f) for f in resolve(self.spans(text, entities, known))]
 
-    def _collect(
+    def spans(
         self,
         text: str,
-        entities: Collection[str] | None,
-        known: KnownValues | None,
+        entities: Collection[str] | None = None,
+        known: KnownValues | None = None,
         *,
-        nested: bool,
-    ) -> list[Finding]:
+        nested: bool = False,
+    ) -> list[Span]:
+        """Every validated (entity, start, end) in ``text`` and its decoded views, overlaps
+        included (``resolve`` picks among them); ``nested`` skips base64 values."""
         if not text:
             return []
-        found: list[Finding] = []
+        found: list[Span] = []
         text_views: list[View] | None = None
-        if _TRIGGER.search(text):
+        if TRIGGER.search(text):
             text_views = views(text)
             for view in text_views:
-                self._detect(view, entities, found)
+                self.detect(view, entities, found)
             if not nested and "=" in text:
-                self._base64(text_views[:2], entities, known, found)
+                found.extend(self.base64_spans(text_views[:2], entities, known))
         if known:
             for view in text_views if text_views is not None else views(text):
                 for start, end in known.find(view.text):
-                    found.append(Finding(KNOWN_VALUE, *view.original_span(start, end)))
+                    found.append((KNOWN_VALUE, *view.original_span(start, end)))
         return found
 
-    def _detect(self, view: View, entities: Collection[str] | None, out: list[Finding]) -> None:
+    def detect(self, view: View, entities: Collection[str] | None, out: list[Span]) -> None:
+        """Validated spans of one view, in original offsets, appended to ``out``."""
         text = view.text
         for index, start, end in self.backend.candidates(mask(text)):
             detector = DETECTORS[index]
@@ -102,84 +121,38 @@ class Scanner:
                 continue
             span = detector.validate(text, start, end)
             if span is not None:
-                out.append(Finding(detector.entity, *view.original_span(*span)))
+                out.append((detector.entity, *view.original_span(*span)))
 
-    def _base64(
+    def base64_spans(
         self,
         text_views: list[View],
         entities: Collection[str] | None,
-        known: KnownValues | None,
-        out: list[Finding],
-    ) -> None:
+        known: KnownValues | None = None,
+    ) -> list[Span]:
+        """Base64 parameter values of these views whose decoded text holds a finding,
+        each reported on the whole value as its highest-priority entity."""
+        found: list[Span] = []
         for view in text_views:
             for start, end, decoded in base64_values(view.text):
-                inner = self._collect(decoded, entities, known, nested=True)
+                inner = self.spans(decoded, entities, known, nested=True)
                 if inner:
-                    entity = min(inner, key=lambda f: PRIORITY[f.entity]).entity
-                    out.append(Finding(entity, *view.original_span(start, end)))
+                    entity = min(inner, key=lambda f: PRIORITY[f[0]])[0]
+                    found.append((entity, *view.original_span(start, end)))
+        return found
 
     def scan_lines(
         self, lines: Sequence[str], entities: Collection[str] | None = None
     ) -> list[list[Finding]]:
-        """``[scan(line) for line in lines]``, faster (lines must not contain newlines).
+        """``[scan(line) for line in lines]``, faster (see ``seawall.pii.lines``)."""
+        return [[Finding(*f) for f in found] for found in self.spans_of_lines(lines, entities)]
 
-        One Hyperscan pass over the joined lines says which patterns match in which
-        line, and a second pass does the same for all decoded views at once; ``re``
-        then confirms the exact spans only for those (line, pattern) pairs, and only
-        candidates reach the validators.  The per-line work is otherwise exactly that
-        of ``scan``, so the results are identical.
-        """
-        locate = getattr(self.backend, "line_hits", None)
-        if locate is None or any("\n" in line for line in lines):
-            return [self.scan(line, entities) for line in lines]
-        wanted = _wanted(entities)
-        raw_hits = _hits_per_line(locate, lines)
-        line_views: dict[int, list[View]] = {}
-        decoded: list[View] = []
-        for i, line in enumerate(lines):
-            if len(line) > HyperscanBackend.LONG or not _TRIGGER.search(line):
-                continue
-            line_views[i] = text_views = views(line)
-            decoded.extend(v for v in text_views[1:] if "\n" not in v.text)
-        view_hits = _hits_per_line(locate, [v.text for v in decoded])
-        hits_of: dict[int, list[int]] = {id(v): h for v, h in zip(decoded, view_hits, strict=True)}
-        results: list[list[Finding]] = []
-        for i, line in enumerate(lines):
-            if len(line) > HyperscanBackend.LONG:
-                results.append(self.scan(line, entities))
-                continue
-            text_views_or_none = line_views.get(i)
-            if text_views_or_none is None:
-                results.append([])
-                continue
-            found: list[Finding] = []
-            for n, view in enumerate(text_views_or_none):
-                hits = raw_hits[i] if n == 0 else hits_of.get(id(view))
-                if hits is None:
-                    self._detect(view, entities, found)
-                elif hits:
-                    self._confirm(view, hits, wanted, found)
-            if "=" in line:
-                self._base64(text_views_or_none[:2], entities, None, found)
-            results.append(resolve(found))
-        return results
+    def spans_of_lines(
+        self, lines: Sequence[str], entities: Collection[str] | None = None
+    ) -> list[list[Span]]:
+        """``scan_lines`` as (entity, start, end) tuples, for callers that only print them."""
+        from seawall.pii.lines import spans_of_lines
 
-    def _confirm(
-        self, view: View, hits: list[int], wanted: frozenset[int], out: list[Finding]
-    ) -> None:
-        """Exact spans and validation for the patterns Hyperscan found in ``view``."""
-        backend = self.backend
-        assert isinstance(backend, HyperscanBackend)
-        text = view.text
-        data = mask(text)
-        for index in sorted(set(hits)):
-            if index not in wanted:
-                continue
-            detector = DETECTORS[index]
-            for m in backend.short[index].finditer(data):
-                span = detector.validate(text, m.start(), m.end())
-                if span is not None:
-                    out.append(Finding(detector.entity, *view.original_span(*span)))
+        return spans_of_lines(self, lines, entities)
 
     def redact(
         self,
@@ -204,24 +177,6 @@ class Scanner:
                 break
             text = apply_tags(text, findings)
         return text
-
-
-def _wanted(entities: Collection[str] | None) -> frozenset[int]:
-    """Indexes of the detectors whose entity was asked for."""
-    return frozenset(i for i, d in enumerate(DETECTORS) if entities is None or d.entity in entities)
-
-
-def _hits_per_line(
-    locate: Callable[[bytes], list[tuple[int, int]]], texts: Sequence[str]
-) -> list[list[int]]:
-    """For each text, the detector indexes whose pattern matches in it (one scan)."""
-    per_text: list[list[int]] = [[] for _ in texts]
-    if not texts:
-        return per_text
-    line_of = {end: i for i, end in enumerate(accumulate(len(t) + 1 for t in texts))}
-    for end, index in locate(mask("\n".join(texts) + "\n")):
-        per_text[line_of[end]].append(index)
-    return per_text
 
 
 def apply_tags(text: str, findings: list[Finding]) -> str:
