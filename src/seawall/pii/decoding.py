@@ -47,7 +47,8 @@ class View:
     """A decoded form of the original text.
 
     ``starts[i]`` is the original offset where decoded character ``i`` begins, with
-    one extra entry for the end; ``None`` means the view is the original itself.
+    one extra entry for the end; ``None`` means the offsets are the original's (the
+    original itself, or only ``+`` decoded to spaces).
     """
 
     text: str
@@ -110,7 +111,11 @@ def decode_once(text: str, *, plus_is_space: bool) -> View | None:
 def views(text: str) -> list[View]:
     """The original and its decoded forms (once, and twice for double encoding)."""
     result = [View(text)]
-    if "%" not in text and "+" not in text and "&" not in text:
+    if "%" not in text and ("&" not in text or ";" not in text):
+        # No percent-escape and no HTML entity (which ends with ";"): at most "+" signs,
+        # each decoded to one space, so the offsets stay those of the original.
+        if "+" in text:
+            result.append(View(text.replace("+", " ")))
         return result
     first = decode_once(text, plus_is_space=True)
     if first is None:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import ipaddress
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -21,6 +22,8 @@ import orjson
 Span = tuple[int, int]
 Validator = Callable[[str, int, int], Span | None]
 
+#: Digits, lower case, upper case: the value of ``key=`` is ASCII (the pattern says so).
+_CHARACTER_CLASSES = (re.compile("[0-9]"), re.compile("[a-z]"), re.compile("[A-Z]"))
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _FILE_EXTENSIONS = frozenset(
     ("png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bmp", "tif", "tiff", "js",
@@ -45,15 +48,12 @@ def word_char(ch: str) -> bool:
 
 def luhn_ok(digits: str) -> bool:
     """The Luhn checksum every payment card number carries."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    total = sum(map(int, digits[-1::-2])) + sum(map(_LUHN_DOUBLED.__getitem__, digits[-2::-2]))
     return total % 10 == 0
+
+
+#: Every second digit from the right counts doubled, minus 9 above 9.
+_LUHN_DOUBLED = {str(d): 2 * d - 9 if d > 4 else 2 * d for d in range(10)}
 
 
 def shannon_entropy(value: str) -> float:
@@ -93,11 +93,16 @@ def ipv4(text: str, start: int, end: int) -> Span | None:
         return None
     if before == "/" and word_char(char_at(text, start - 2)):
         return None  # product/version token in a user agent
-    try:
-        ipaddress.IPv4Address(text[start:end])
-    except ValueError:
-        return None
-    return start, end
+    return (start, end) if ipv4_ok(text[start:end]) else None
+
+
+def ipv4_ok(dotted: str) -> bool:
+    """``ipaddress.IPv4Address``'s rule for four dot-separated groups of 1-3 ASCII
+    digits (all the pattern admits): each at most 255, no leading zero."""
+    for octet in dotted.split("."):
+        if int(octet) > 255 or (octet[0] == "0" and len(octet) > 1):
+            return False
+    return True
 
 
 def ipv6(text: str, start: int, end: int) -> Span | None:
@@ -141,13 +146,13 @@ def credit_card(text: str, start: int, end: int) -> Span | None:
     if word_char(char_at(text, start - 1)) or char_at(text, start - 1) in "-.":
         return None
     candidate = text[start:end]
-    seps = {ch for ch in candidate if ch in " -"}
-    if len(seps) > 1:
+    spaced, dashed = " " in candidate, "-" in candidate
+    if spaced and dashed:
         return None
-    if not seps:
+    if not spaced and not dashed:
         ok = _card_ok(candidate) and not word_char(char_at(text, end))
         return (start, end) if ok else None
-    sep = seps.pop()
+    sep = " " if spaced else "-"
     groups = candidate.split(sep)
     for count in range(len(groups), 1, -1):
         digits = "".join(groups[:count])
@@ -179,11 +184,14 @@ IBAN_LENGTHS: dict[str, int] = {
 }  # fmt: skip
 
 
+#: Each IBAN character as the digits mod-97 reads it: "A" -> "10" ... "Z" -> "35".
+_IBAN_DIGITS = str.maketrans({chr(ord("A") + i): str(10 + i) for i in range(26)})
+
+
 def iban_ok(compact: str) -> bool:
-    """ISO 13616 mod-97 check on an IBAN without spaces."""
+    """ISO 13616 mod-97 check on an IBAN without spaces (digits and capital letters)."""
     rearranged = compact[4:] + compact[:4]
-    number = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(number) % 97 == 1
+    return int(rearranged.translate(_IBAN_DIGITS)) % 97 == 1
 
 
 def iban(text: str, start: int, end: int) -> Span | None:
@@ -266,10 +274,7 @@ def generic_secret(text: str, start: int, end: int) -> Span | None:
         return None
     if value.startswith("eyJ") or value.startswith("[") or value.count("=") > 2:
         return None
-    classes = sum(
-        (any(c.isdigit() for c in value), any(c.islower() for c in value),
-         any(c.isupper() for c in value))
-    )  # fmt: skip
+    classes = sum(1 for kind in _CHARACTER_CLASSES if kind.search(value))
     if classes < 2 or shannon_entropy(value) < 3.3:
         return None
     return value_start, end
