@@ -27,7 +27,13 @@ def _reference(rendered: Rendered, name: str | None, address: str, **kw: str) ->
 
 def _fast(rendered: Rendered, name: str | None, address: str, **kw: str) -> bytes:
     out = MessageBuilder(SENDER).build(
-        to_name=name, to_address=address, rendered=rendered, boundary=BOUNDARY, **kw
+        to_name=name,
+        to_address=address,
+        rendered=rendered,
+        boundary=BOUNDARY,
+        message_id=kw["message_id"],
+        locale=kw["locale"],
+        reference=kw["reference"],
     )
     return _DATE.sub(b"", out)
 

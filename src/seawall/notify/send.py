@@ -161,7 +161,7 @@ class _Run:
         self.suppressed, self.renderer, self.smtp = suppressed, renderer, smtp
         self.sender, self.contact, self.options = sender, contact, options
         self.incident = incident.get(campaign.incident)
-        self.limiter = RateLimiter(options.rate)
+        self.limiter = RateLimiter(options.rate, burst=options.concurrency)
         self.messages = MessageBuilder(sender)
         self.progress = progress
         self.lock = threading.Lock()
