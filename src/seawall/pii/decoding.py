@@ -9,7 +9,6 @@ back, so that callers always get spans of the text they passed in.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
 import html
@@ -23,6 +22,8 @@ _PERCENT_ONLY = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _B64_VALUE = re.compile(r"=([A-Za-z0-9_+/-]{16,}(?:==?|(?:%3[Dd]){1,2})?)")
 _MASK_ERRORS = "seawall-pii-mask"
+#: Both alphabets decode alike: base64url's "-" and "_" are standard base64's "+" and "/".
+_BASE64URL_TO_STANDARD = str.maketrans("-_", "+/")
 
 
 def _mask_error(err: UnicodeError) -> tuple[str, int]:
@@ -138,15 +139,16 @@ def base64_values(text: str) -> list[tuple[int, int, str]]:
     """
     found: list[tuple[int, int, str]] = []
     for m in _B64_VALUE.finditer(text):
-        raw = m.group(1)
-        core = raw.split("%")[0].rstrip("=").replace("+", "-").replace("/", "_")
+        core = m.group(1).split("%")[0].rstrip("=")
         if len(core) % 4 == 1:
             continue
+        padded = core.translate(_BASE64URL_TO_STANDARD) + "=" * (-len(core) % 4)
         try:
-            decoded = base64.urlsafe_b64decode(core + "=" * (-len(core) % 4)).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
+            decoded = binascii.a2b_base64(padded.encode("ascii")).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
             continue
-        printable = sum(ch.isprintable() for ch in decoded)
-        if len(decoded) >= 4 and printable >= 0.9 * len(decoded):
+        if len(decoded) < 4:
+            continue
+        if decoded.isprintable() or sum(map(str.isprintable, decoded)) >= 0.9 * len(decoded):
             found.append((m.start(1), m.end(1), decoded))
     return found
