@@ -22,10 +22,10 @@ field; when a field is kept but holds a value dropped elsewhere, the drop wins.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from fnmatch import translate
 
 from seawall.core.config import Policy, Rule
@@ -55,7 +55,7 @@ from seawall.policy.removed import Leaks, known_texts
 IP_FIELDS = frozenset({"ip", "$ip", "context.ip"})
 IP_CATEGORY = "user.device.ip_address"
 MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
-MAX_CACHED_VALUES = 200_000  # recent (rule, value) -> output; cleared when full
+MAX_CACHED_VALUES = 100_000  # per rule: recent value -> output; cleared when full
 _NO_KNOWN = ApplyContext([], {})
 _GLOB = re.compile(r"[*?\[]")
 
@@ -76,6 +76,9 @@ class Decision:
     # Worth caching per value: not for ids and timestamps, which never repeat and would
     # push the values that do (pages, browsers, button texts) out of the cache.
     cache: bool = True
+    # Outputs already computed for string values, shared by every path this rule decides
+    # the same way: analytics values repeat (pages, browsers, button texts).
+    memo: dict[str, JSONValue] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +130,8 @@ class CompiledPolicy:
         self.free_text = free_text
         self._cache: dict[SdkKind, dict[str, Decision]] = {"mixpanel": {}, "segment": {}}
         # Analytics values repeat (the same pages, browsers, button texts): an action's
-        # output for a string is computed once and reused.
-        self.outputs: dict[tuple[str, bool, str], JSONValue] = {}
+        # output for a string is computed once and reused, per (rule, free-text) pair.
+        self.outputs: dict[tuple[str, bool], dict[str, JSONValue]] = {}
         self._plans: dict[tuple[SdkKind, tuple[str, ...]], _Plan] = {}
 
     def plan(self, sdk: SdkKind, paths: tuple[str, ...]) -> _Plan:
@@ -188,6 +191,7 @@ class CompiledPolicy:
             and self.free_text != "keep"
             and not category.startswith("system.")
         )
+        cache = action is not None and action.cacheable and not category.startswith("system.")
         return Decision(
             category=category,
             action=action,
@@ -196,7 +200,8 @@ class CompiledPolicy:
             remember=(action is None and explicit) or (not keeps_raw and is_identifying(category)),
             as_is=keeps_raw and not scan,
             opaque=action is not None and action.opaque,
-            cache=action is not None and action.cacheable and not category.startswith("system."),
+            cache=cache,
+            memo=self.outputs.setdefault((rule, scan), {}) if cache else None,
         )
 
 
@@ -275,8 +280,8 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
         ip_decision = policy.decide(sdk, ip_path)
         if ip_decision.action is not None:
             kept = (*kept, (ip_path, ip_decision))
-    ctx = ApplyContext(known_texts(plan.remember, values), values)
-    leaks = Leaks(ctx.known_texts) if ctx.known_texts else None
+    known = known_texts(plan.remember, values) if plan.remember else ()
+    ctx = ApplyContext(list(known), values) if known else _NO_KNOWN
     dropped = list(plan.dropped)
     if context_ip and len(kept) == len(plan.kept):
         dropped.append((ip_path, IP_CATEGORY))
@@ -285,14 +290,14 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
     # the suspicious fields recomputed with them, or dropped (_apply_checked).
     fields: dict[str, JSONValue] = {}
     sent: list[SentField] = []
-    checkable: list[JSONValue] = []
-    outputs = policy.outputs
+    texts: list[str] = []  # the outputs to check for removed values: strings...
+    others: list[JSONValue] = []  # ... and the rest
     for path, decision in kept:
         value = context_ip if path == ip_path and context_ip else values[path]
         if decision.as_is:
             out = value
-        elif decision.cache and value.__class__ is str:  # the common case, inlined
-            out = outputs.get((decision.rule, decision.free_text, value))
+        elif decision.memo is not None and value.__class__ is str:  # the common case
+            out = decision.memo.get(value)
             if out is None:
                 out = _operate(value, decision, ctx, policy)[0]
         else:
@@ -301,12 +306,16 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
             dropped.append((path, decision.category))
             continue
         fields[path] = out
-        sent.append(SentField(path, decision.category, out))
-        if not decision.opaque:
-            checkable.append(out)
-    if leaks is not None and leaks.may_hide_any(checkable):
+        sent.append(_sent(SentField, (path, decision.category, out)))
+        if decision.opaque:
+            continue
+        if out.__class__ is str:
+            texts.append(out)
+        else:
+            others.append(out)
+    if known and Leaks.cached(known).may_hide(texts, others):
         fields, sent, dropped = _apply_checked(
-            kept, values, context_ip, ip_path, ctx, policy, leaks, list(plan.dropped)
+            kept, values, context_ip, ip_path, ctx, policy, Leaks.cached(known), list(plan.dropped)
         )
     return Disclosure(
         vendor=policy.vendor,
@@ -318,12 +327,17 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
     )
 
 
+# A named tuple's own constructor is a Python-level lambda; this is the same object,
+# built without that frame (one is made per field per vendor per event).
+_NewSent = Callable[[type[SentField], tuple[str, str, JSONValue]], SentField]
+_sent: _NewSent = tuple.__new__
+
+
 def dedupe_key(key: bytes, insert_id: str) -> str:
     """The vendor's idempotency key for an event: stable across retries, and keyed per
     vendor, because SDK ids can leak other ids (analytics.js derives its message ids and
     its anonymous id from one random buffer, one byte apart)."""
-    digest = hmac.new(key, insert_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
-    return digest.hexdigest()[:32]
+    return hmac.digest(key, insert_id.encode("utf-8", "surrogatepass"), "sha256")[:16].hex()
 
 
 def _apply_checked(
@@ -410,16 +424,15 @@ def _operate(
     action = decision.action
     if action is None:
         return _DROPPED, False
-    if not (decision.cache and isinstance(value, str)):
+    memo = decision.memo
+    if memo is None or not isinstance(value, str):
         return _compute(value, decision, ctx, policy.free_text), False
-    key = (decision.rule, decision.free_text, value)
-    outputs = policy.outputs
-    plain = outputs.get(key)
+    plain = memo.get(value)
     if plain is None:
         plain = _compute(value, decision, _NO_KNOWN, policy.free_text)
-        if len(outputs) >= MAX_CACHED_VALUES:
-            outputs.clear()
-        outputs[key] = plain
+        if len(memo) >= MAX_CACHED_VALUES:
+            memo.clear()
+        memo[value] = plain
     return plain, True
 
 

@@ -11,33 +11,52 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TypeVar
 from urllib.parse import unquote_plus
 
 from seawall.core.types import JSONValue
 from seawall.policy.actions import iter_texts, walk_strings
 
+K = TypeVar("K")
+V = TypeVar("V")
 MIN_KNOWN_LEN = 4  # shorter removed values ("Bo", "12") would redact half of every text
 MIN_KNOWN_DIGITS = 6  # a numeric id shorter than this matches timestamps and counts
 # A run the PII engine might decode as base64 (it does so inside URL parameters).
+_DECODE_ROUNDS = 3
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
 
 
-def known_texts(paths: tuple[str, ...], values: dict[str, JSONValue]) -> list[str]:
+def known_texts(paths: tuple[str, ...], values: dict[str, JSONValue]) -> tuple[str, ...]:
     """The removed values of an event worth looking for elsewhere in it: long enough
     not to match half of every text, each once."""
+    raw = tuple([values[path] for path in paths])
+    # A user's removed values (email, name, ids) repeat in every event they send; the
+    # memo is keyed by strings only (1 == 1.0 == True would mix numbers up).
+    if all(v.__class__ is str for v in raw):
+        found = _KNOWN.get(raw)
+        return found if found is not None else _remember(_KNOWN, raw, _known_texts(raw))
+    return _known_texts(raw)
+
+
+def _known_texts(raw: tuple[JSONValue, ...]) -> tuple[str, ...]:
     texts: list[str] = []
-    for path in paths:
-        value = values[path]
-        if isinstance(value, str):
-            text = value.strip()
+    for value in raw:
+        for item in (value,) if isinstance(value, str) else iter_texts(value):
+            text = item.strip()
             if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
                 texts.append(text)
-            continue
-        for raw in iter_texts(value):
-            text = raw.strip()
-            if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
-                texts.append(text)
-    return list(dict.fromkeys(texts)) if len(texts) > 1 else texts
+    return tuple(dict.fromkeys(texts)) if len(texts) > 1 else tuple(texts)
+
+
+_KNOWN: dict[tuple[JSONValue, ...], tuple[str, ...]] = {}
+_MAX_CACHED = 50_000  # entries per memo below; cleared when full (bounded memory)
+
+
+def _remember(memo: dict[K, V], key: K, value: V) -> V:
+    if len(memo) >= _MAX_CACHED:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class Leaks:
@@ -45,9 +64,16 @@ class Leaks:
 
     __slots__ = ("digits", "folded")
 
-    def __init__(self, known: list[str]) -> None:
+    def __init__(self, known: list[str] | tuple[str, ...]) -> None:
         self.folded = [k.casefold() for k in known]
         self.digits = any(k.isdigit() for k in known)
+
+    @classmethod
+    def cached(cls, known: tuple[str, ...]) -> Leaks:
+        """The finder for these values: a user's removed values repeat in every event
+        they send, so it is built once per set (bounded; cleared when full)."""
+        leaks = _LEAKS.get(known)
+        return leaks if leaks is not None else _remember(_LEAKS, known, cls(known))
 
     def found_in(self, value: JSONValue) -> bool:
         if isinstance(value, str):
@@ -67,28 +93,52 @@ class Leaks:
         """Whether a removed value may be in any of ``outputs``, plainly or in a form the
         PII engine decodes (percent, '+', HTML entities, base64 in URL parameters)."""
         texts: list[str] = []
+        others: list[JSONValue] = []
         for out in outputs:
-            if isinstance(out, str):
+            if out.__class__ is str:
                 texts.append(out)
-            elif isinstance(out, int) and not isinstance(out, bool):
+            else:
+                others.append(out)
+        return self.may_hide(texts, others)
+
+    def may_hide(self, texts: list[str], others: list[JSONValue]) -> bool:
+        """``may_hide_any`` with the string outputs already apart from the rest (numbers,
+        lists, objects), as the engine's field loop collects them."""
+        for out in others:
+            if isinstance(out, bool) or out is None or isinstance(out, float):
+                continue
+            if isinstance(out, int):
                 if self.digits:
                     texts.append(str(out))
             elif isinstance(out, list | dict):
                 texts.extend(iter_texts(out))
         if not texts:
             return False
+        # One search over all of them: the separator is neither a hex digit nor part of
+        # an entity name, so decoding the joined text decodes each text as it would alone.
         blob = "\x00".join(texts)
         if self._text(blob):
             return True
-        for text in texts:  # decoded forms, only of the texts that have any encoding
-            decoded = text
-            if "%" in decoded or "+" in decoded:
-                decoded = unquote_plus(decoded)
-            if "&" in decoded:
-                decoded = html.unescape(decoded)
-            if decoded is not text and self._text(decoded):
-                return True
+        decoded = blob
+        for _ in range(_DECODE_ROUNDS):  # the engine decodes twice-encoded text too
+            if "%" not in decoded and "+" not in decoded:
+                break
+            once = unquote_plus(decoded)
+            if once == decoded:
+                break
+            decoded = once
+        # The engine decodes only entities closed by ';' (html.unescape would also try
+        # every '&name' of a query string against the legacy names, at ~20 us each).
+        if "&" in decoded and ";" in decoded:
+            decoded = html.unescape(decoded)
+        if decoded is not blob and self._text(decoded):
+            return True
+        if "?" not in blob:
+            return False
         # the engine decodes base64 only inside URL parameters
         return any(
             _BASE64_RUN.search(text, text.find("?")) is not None for text in texts if "?" in text
         )
+
+
+_LEAKS: dict[tuple[str, ...], Leaks] = {}
