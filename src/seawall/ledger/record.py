@@ -34,7 +34,14 @@ NOT_PERSONAL = ("system.",)
 
 
 def is_identifying(category: str) -> bool:
-    return category.startswith(IDENTIFYING)
+    # asked once per sent field per event: memoised per category (a few dozen exist)
+    known = _IDENTIFYING_CACHE.get(category)
+    if known is None:
+        known = _IDENTIFYING_CACHE[category] = category.startswith(IDENTIFYING)
+    return known
+
+
+_IDENTIFYING_CACHE: dict[str, bool] = {}
 
 
 @dataclass(slots=True)
@@ -143,7 +150,7 @@ class LedgerRecorder:
                     event.device_id,
                     event.aliases,
                     event.org_ids,
-                    tuple(_fact(s) for s in d.sent),
+                    tuple([_fact(s) for s in d.sent]),
                 )
             )
             if recent.fresh(whole, now):
