@@ -52,3 +52,37 @@ def pseudonyms(key: bytes, values: Iterable[str]) -> list[str]:
         o.update(h.digest())
         append("sw_" + o.hexdigest()[:32])
     return out
+
+
+# The ASCII characters Python's str.strip() removes (so SQL and core.crypto agree).
+TRIM_SQL = " || ".join(["' '", *(f"chr({c})" for c in (9, 10, 11, 12, 13, 28, 29, 30, 31))])
+
+
+def py_norm(value: str | None) -> str | None:
+    """``core.crypto.normalise`` as text: DuckDB's ``sw_norm`` for non-ASCII values."""
+    return None if value is None else normalise(value).decode("utf-8", "surrogatepass")
+
+
+def register_sql(con: object) -> None:
+    """Add ``sw_norm`` (needed by ``fingerprint_sql``) to a DuckDB connection."""
+    con.create_function("sw_norm", py_norm, ["VARCHAR"], "VARCHAR")  # type: ignore[attr-defined]
+
+
+def fingerprint_sql(value: str) -> str:
+    """``fingerprints`` in DuckDB SQL: HMAC-SHA256 of the normalised value (the ledger's
+    ``core.crypto.normalise``: ASCII here, the Python function otherwise), the first 16
+    bytes as lowercase hex; the key's inner and outer pads are parameters 1 and 2
+    (``fingerprint_params``)."""
+    norm = (
+        f"CASE WHEN regexp_full_match({value}, '[\\x00-\\x7F]*') "
+        f"THEN lower(trim({value}, {TRIM_SQL})) ELSE sw_norm({value}) END"
+    )
+    return f"left(sha256($2::BLOB || unhex(sha256($1::BLOB || encode({norm})))), 32)"
+
+
+def fingerprint_params(key: bytes) -> list[object]:
+    """The HMAC key's inner and outer pads, as ``fingerprint_sql``'s parameters."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return [bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)]

@@ -1,149 +1,122 @@
-"""The ledger reads a scope needs, aggregated in SQL: one row per exposed person.
+# ruff: noqa: S608  (SQL here is built from constants and the driver's placeholder)
+"""The ledger reads a scope needs, as DuckDB tables (``incident.frame`` joins them).
 
-A device or anonymous id stitched to a user (``identity_links``) is folded into that
-user's subject, so a person is counted once whatever ids their events carried.
+``ledger_people`` has one row per (vendor, subject), kept by the ledger writer: the
+subject's field set, kind and first/last disclosure. A subject is exposed with all of
+its fields when its row lies inside the window (first seen at or after the start, and
+every field first seen by the end: ``fields_at <= end``); a subject that straddles a
+window edge is read field by field from ``ledger_fields``, exactly as before the
+summary existed, so a field sent only outside the window is not counted.
 
-The fields are grouped per subject first, in the order of the ``ledger_fields`` key
-(vendor, subject, field), so SQLite streams the aggregation off its index instead of
-sorting 15 rows per person; only then is each subject joined to its link. The few
-subjects that share a person (a user and their stitched devices) are merged here.
-The result is columnar: a million people share a few dozen field sets, so each set is
-one shared tuple and nobody gets an object of their own.
+Tables made: ``led`` (subject, kind, fields, first_seen, last_seen), ``links`` (alias,
+person, pkind: identity stitching with the person's kind) and ``sorg`` (subject, org
+fingerprints).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, select
+from sqlalchemy import Connection
 
+from seawall.incident.frame import load_chunks, load_columns
 from seawall.storage.database import Database
-from seawall.storage.tables import identity_links, ledger_fields, ledger_subjects, subject_orgs
+from seawall.storage.tables import FIELD_SEP
 
-_SEP = "\x1f"
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerScope:
-    """Every exposed person, as parallel columns (index ``i`` is one person)."""
-
-    subjects: list[bytes]
-    kinds: list[str]  # "user" | "anonymous"
-    fields: list[tuple[str, ...]]  # sorted; equal sets are the same tuple
-    first_seen: list[float]
-    last_seen: list[float]
-    categories: dict[str, str]  # field -> category
-    orgs: dict[bytes, list[bytes]]  # person subject -> org fingerprints
-
-    def __len__(self) -> int:
-        return len(self.subjects)
+_LED = ("subject", "kind", "fields", "first_seen", "last_seen")
+_LED_TYPES = ("BLOB", "VARCHAR", "VARCHAR", "DOUBLE", "DOUBLE")
 
 
-def _bytes(value: Any) -> bytes:
-    return value if type(value) is bytes else bytes(value)
+def _stream(conn: Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """Chunks of rows straight from the driver's cursor: SQLAlchemy's result rows cost
+    ten times the driver's tuples, and a scope reads a million. (Both drivers return
+    BLOB/bytea columns as bytes.)"""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, tuple(params))
+        while rows := cur.fetchmany(100_000):
+            yield rows
+    finally:
+        cur.close()
 
 
-def read_ledger_scope(
-    db: Database, vendor: str, start: float | None, end: float | None
-) -> LedgerScope:
-    """Every person whose data ``vendor`` received inside [start, end]."""
+def stage_ledger(
+    con: Any, db: Database, vendor: str, start: float | None, end: float | None
+) -> dict[str, str]:
+    """Stage every subject whose data ``vendor`` received inside [start, end]; return
+    the category of each field they show."""
+    p = "%s" if db.dialect == "postgresql" else "?"
+    lo = float("-inf") if start is None else start
+    hi = float("inf") if end is None else end
+    inside = f"first_seen >= {p} AND fields_at <= {p}"
     with db.engine.connect() as conn:
-        rows = conn.execute(_per_subject(conn, vendor, start, end)).all()
-        cats = conn.execute(
-            select(ledger_fields.c.field, func.max(ledger_fields.c.category))
-            .where(ledger_fields.c.vendor == vendor)
-            .group_by(ledger_fields.c.field)
-        ).all()
-        org_rows = conn.execute(
-            select(
-                func.coalesce(identity_links.c.subject, subject_orgs.c.subject), subject_orgs.c.org
-            ).select_from(
-                subject_orgs.outerjoin(
-                    identity_links, identity_links.c.alias == subject_orgs.c.subject
-                )
-            )
-        ).all()
-    scope = _fold(rows)
-    for s, o in org_rows:
-        scope.orgs.setdefault(_bytes(s), []).append(_bytes(o))
-    scope.categories.update({str(f): str(c) for f, c in cats})
-    return scope
-
-
-def _per_subject(conn: Connection, vendor: str, start: float | None, end: float | None) -> Any:
-    """(subject, linked person or NULL, the person's kind, fields joined, first, last)."""
-    lf = ledger_fields
-    cond = [lf.c.vendor == vendor]
-    if start is not None:
-        cond.append(lf.c.last_seen >= start)
-    if end is not None:
-        cond.append(lf.c.first_seen <= end)
-    if conn.dialect.name == "postgresql":
-        joined = func.string_agg(lf.c.field, literal(_SEP))
-    else:
-        joined = func.group_concat(lf.c.field, _SEP)
-    per_subject = (
-        select(
-            lf.c.subject,
-            joined.label("fields"),
-            func.min(lf.c.first_seen).label("first_seen"),
-            func.max(lf.c.last_seen).label("last_seen"),
+        rows = _stream(
+            conn,
+            "SELECT subject, kind, fields, first_seen, last_seen FROM ledger_people "
+            f"WHERE vendor = {p} AND last_seen >= {p} AND first_seen <= {p} AND {inside}",
+            (vendor, lo, hi, lo, hi),
         )
-        .where(and_(*cond))
-        .group_by(lf.c.subject)
-        .subquery()
-    )
-    person = func.coalesce(identity_links.c.subject, per_subject.c.subject)
-    return select(
-        per_subject.c.subject,
-        identity_links.c.subject,
-        func.coalesce(ledger_subjects.c.kind, literal("anonymous")),
-        per_subject.c.fields,
-        per_subject.c.first_seen,
-        per_subject.c.last_seen,
-    ).select_from(
-        per_subject.outerjoin(
-            identity_links, identity_links.c.alias == per_subject.c.subject
-        ).outerjoin(ledger_subjects, ledger_subjects.c.subject == person)
-    )
+        load_chunks(con, "led", _LED, _LED_TYPES, rows)
+        edge = [
+            bytes(r[0])
+            for r in conn.exec_driver_sql(
+                f"SELECT subject FROM ledger_people WHERE vendor = {p} AND last_seen >= {p} "
+                f"AND first_seen <= {p} AND NOT ({inside})",
+                (vendor, lo, hi, lo, hi),
+            )
+        ]
+        if edge:
+            _stage_edges(con, conn, vendor, lo, hi, edge)
+        links = _stream(
+            conn,
+            "SELECT il.alias, il.subject, coalesce(ls.kind, 'anonymous') FROM identity_links il "
+            "LEFT JOIN ledger_subjects ls ON ls.subject = il.subject",
+            (),
+        )
+        load_chunks(con, "links", ("alias", "person", "pkind"), ("BLOB", "BLOB", "VARCHAR"), links)
+        orgs = _stream(conn, "SELECT subject, org FROM subject_orgs", ())
+        load_chunks(con, "sorg", ("subject", "org"), ("BLOB", "BLOB"), orgs)
+        return _categories(con, conn, vendor, p)
 
 
-def _fold(rows: Any) -> LedgerScope:
-    """One entry per person: subjects linked to a person are merged into it."""
-    sets: dict[str, tuple[str, ...]] = {}
-    scope = LedgerScope([], [], [], [], [], {}, {})
-    linked: list[tuple[bytes, str, str, float, float]] = []
-    for subject, link, kind, joined, first, last in rows:
-        if link is not None:
-            linked.append((_bytes(link), kind, joined, first, last))
+def _stage_edges(
+    con: Any, conn: Connection, vendor: str, lo: float, hi: float, subjects: list[bytes]
+) -> None:
+    """Subjects on a window edge: only the fields seen inside the window, from
+    ``ledger_fields`` (by key: vendor, subject)."""
+    p = "%s" if conn.dialect.name == "postgresql" else "?"
+    per: dict[bytes, list[Any]] = {}
+    sql = (
+        "SELECT lf.subject, lf.field, lf.first_seen, lf.last_seen, lp.kind FROM ledger_fields lf "
+        "JOIN ledger_people lp ON lp.vendor = lf.vendor AND lp.subject = lf.subject "
+        f"WHERE lf.vendor = {p} AND lf.subject = {p} AND lf.last_seen >= {p} "
+        f"AND lf.first_seen <= {p}"
+    )
+    for subject in subjects:
+        for s, field, first, last, kind in conn.exec_driver_sql(sql, (vendor, subject, lo, hi)):
+            row = per.get(bytes(s))
+            if row is None:
+                per[bytes(s)] = [bytes(s), kind, [field], first, last]
+            else:
+                row[2].append(field)
+                row[3], row[4] = min(row[3], first), max(row[4], last)
+    for row in per.values():
+        row[2] = FIELD_SEP.join(sorted(row[2]))
+    if per:
+        load_columns(con, "led_edge", _LED, _LED_TYPES, per.values())
+        con.execute("INSERT INTO led SELECT * FROM led_edge").fetchall()
+
+
+def _categories(con: Any, conn: Connection, vendor: str, p: str) -> dict[str, str]:
+    """Each field's category, read from the field rows of one subject per field set
+    (a few look-ups by key, instead of grouping every field row of the vendor)."""
+    out: dict[str, str] = {}
+    sets = con.execute("SELECT fields, min(subject) FROM led GROUP BY fields").fetchall()
+    sql = f"SELECT field, category FROM ledger_fields WHERE vendor = {p} AND subject = {p}"
+    for fields, subject in sets:
+        if all(f in out for f in (fields or "").split(FIELD_SEP)):
             continue
-        fields = sets.get(joined)
-        if fields is None:
-            fields = sets[joined] = tuple(sorted(set(joined.split(_SEP))))
-        scope.subjects.append(_bytes(subject))
-        scope.kinds.append(kind)
-        scope.fields.append(fields)
-        scope.first_seen.append(float(first))
-        scope.last_seen.append(float(last))
-    if not linked:
-        return scope
-    at = {s: i for i, s in enumerate(scope.subjects)}  # person -> index
-    merged: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for person, kind, joined, first, last in linked:
-        extra = joined.split(_SEP)
-        i = at.get(person)
-        if i is None:
-            at[person] = len(scope.subjects)
-            scope.subjects.append(person)
-            scope.kinds.append(kind)
-            scope.fields.append(())
-            scope.first_seen.append(float(first))
-            scope.last_seen.append(float(last))
-            i = at[person]
-        else:
-            scope.first_seen[i] = min(scope.first_seen[i], float(first))
-            scope.last_seen[i] = max(scope.last_seen[i], float(last))
-        union = tuple(sorted({*scope.fields[i], *extra}))
-        scope.fields[i] = merged.setdefault(union, union)
-    return scope
+        for field, category in conn.exec_driver_sql(sql, (vendor, subject)):
+            out.setdefault(str(field), str(category))
+    return out

@@ -21,17 +21,20 @@ fingerprint step runs only on the rows still unknown (capped, and reported when 
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seawall.core.crypto import normalise
 from seawall.incident.directory import Person
-from seawall.incident.keyed import pseudonyms
+from seawall.incident.frame import SEP, connect, load_columns
+from seawall.incident.keyed import (
+    TRIM_SQL,
+    fingerprint_params,
+    fingerprint_sql,
+    py_norm,
+)
 from seawall.incident.leaked import LeakedFile, _lit, _q, _x, load_leaked
 from seawall.incident.scope import FileHit
 from seawall.policy.catalogue import FALLBACK_CATEGORY, category_of
@@ -40,8 +43,7 @@ ID_NAMES = frozenset(
     {"userid", "user", "uid", "distinctid", "id", "anonymousid", "customerid", "accountid"}
 )
 _ID_PRIORITY = ("userid", "user", "uid", "customerid", "accountid", "id", "distinctid")
-# The ASCII characters Python's str.strip() removes (so SQL and core.crypto agree).
-_TRIM = " || ".join(["' '", *(f"chr({c})" for c in (9, 10, 11, 12, 13, 28, 29, 30, 31))])
+_TRIM = TRIM_SQL
 LINES_SHOWN = 1000
 FINGERPRINT_CAP = 200_000
 
@@ -86,6 +88,7 @@ class MatchResult:
     by_method: dict[str, int] = field(default_factory=dict)
     hits: list[FileHit] = field(default_factory=list)
     fingerprint_skipped: int = 0
+    matched_users: int = 0
 
     def summary(self) -> dict[str, object]:
         return {
@@ -93,7 +96,7 @@ class MatchResult:
             "format": self.file.format,
             "rows": self.rows,
             "matched": self.matched,
-            "matched_users": sum(1 for h in self.hits if not h.canary),
+            "matched_users": self.matched_users,
             "canaries": self.canaries,
             "unknown": self.unknown,
             "invalid": self.invalid,
@@ -114,30 +117,28 @@ def _norm_sql(expr: str) -> str:
     )
 
 
-def _py_norm(value: str | None) -> str | None:
-    return None if value is None else normalise(value).decode("utf-8", "surrogatepass")
-
-
-def _write_csv(rows: Iterable[tuple[object, ...]], header: tuple[str, ...], tmp: Path) -> Path:
-    path = tmp / f"{header[0]}_{id(rows)}.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def _load_table(con: Any, name: str, path: Path) -> None:
-    _x(
-        con,
-        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv({_lit(str(path))}, "
-        "all_varchar=true, header=true)",
-    )
+_py_norm = py_norm
 
 
 def match_file(
+    path: Path, people: Mapping[str, Person], *, memory_limit: str = "1GB", **options: Any
+) -> MatchResult:
+    """Classify every record of ``path`` against ``people`` (``options``: those of
+    ``classify``); ``outcomes`` receives one CSV line per record."""
+    from seawall.incident.directory import stage_people
+
+    with tempfile.TemporaryDirectory(prefix="seawall-match-") as tmpdir:
+        con = connect(Path(tmpdir), memory_limit)
+        try:
+            stage_people(con, people.values())
+            return classify(con, path, **options)
+        finally:
+            con.close()
+
+
+def classify(
+    con: Any,
     path: Path,
-    people: Mapping[str, Person],
     *,
     vendor_key: bytes,
     ledger_key: bytes,
@@ -146,32 +147,25 @@ def match_file(
     lookup: FingerprintLookup | None = None,
     overrides: Mapping[str, str] | None = None,
     fmt: str | None = None,
-    memory_limit: str = "1GB",
     outcomes: Path | None = None,
+    keep_hits: bool = True,
 ) -> MatchResult:
-    """Classify every record of ``path``; ``outcomes`` receives one CSV line per record."""
-    import duckdb
-
-    con = duckdb.connect()
-    with tempfile.TemporaryDirectory(prefix="seawall-match-") as tmpdir:
-        tmp = Path(tmpdir)
-        _x(con, f"SET memory_limit = {_lit(memory_limit)}")
-        _x(con, f"SET temp_directory = {_lit(str(tmp))}")
-        con.create_function("sw_norm", _py_norm, ["VARCHAR"], "VARCHAR")
-        leaked = load_leaked(con, path, fmt)
-        columns = map_columns(leaked.columns, overrides)
-        result = MatchResult(leaked, columns)
-        _stage_rows(con, columns)
-        canaries = set(canary_user_ids)
-        _stage_directory(con, people, canaries, tmp)
-        _stage_pseudonyms(con, people, canaries, vendor_key, tmp)
-        _classify(con, canary_domain)
-        if lookup is not None:
-            result.fingerprint_skipped = _fingerprint_stage(con, ledger_key, lookup, canaries, tmp)
-        _collect(con, result, ledger_key)
-        if outcomes is not None:
-            _write_outcomes(con, outcomes)
-        con.close()
+    """``match_file`` on a DuckDB connection where the directory is table ``people``;
+    leaves the people the file shows in table ``hits`` (and, with ``keep_hits``, in
+    ``MatchResult.hits`` too)."""
+    leaked = load_leaked(con, path, fmt)
+    columns = map_columns(leaked.columns, overrides)
+    result = MatchResult(leaked, columns)
+    _stage_rows(con, columns)
+    canaries = set(canary_user_ids)
+    _stage_directory(con, canaries)
+    _stage_pseudonyms(con, canaries, vendor_key)
+    _classify(con, canary_domain)
+    if lookup is not None:
+        result.fingerprint_skipped = _fingerprint_stage(con, ledger_key, lookup)
+    _collect(con, result, ledger_key, keep_hits)
+    if outcomes is not None:
+        _write_outcomes(con, outcomes)
     return result
 
 
@@ -195,31 +189,33 @@ def _stage_rows(con: Any, columns: Mapping[str, str]) -> None:
     )
 
 
-def _stage_directory(con: Any, people: Mapping[str, Person], canaries: set[str], tmp: Path) -> None:
-    rows = ((p.user_id, _py_norm(p.email)) for p in people.values())
-    _load_table(con, "dir_raw", _write_csv(rows, ("user_id", "email_n"), tmp))
+def _stage_directory(con: Any, canaries: set[str]) -> None:
     # An address shared by several users names the lowest id; the rest are still exposed
     # through their own rows when the file shows their ids.
     _x(
         con,
-        """CREATE OR REPLACE TEMP TABLE dir_email AS
-        SELECT email_n, min(user_id) AS user_id FROM dir_raw WHERE email_n IS NOT NULL
-        GROUP BY email_n""",
+        f"""CREATE OR REPLACE TEMP TABLE dir_email AS
+        SELECT email_n, min(user_id) AS user_id
+        FROM (SELECT user_id, {_norm_sql("email")} AS email_n FROM people)
+        WHERE email_n IS NOT NULL GROUP BY email_n""",
     )
-    _x(con, "CREATE OR REPLACE TEMP TABLE canary (user_id VARCHAR)")
+    _x(con, "CREATE OR REPLACE TEMP TABLE m_canary (user_id VARCHAR)")
     if canaries:
-        con.executemany("INSERT INTO canary VALUES (?)", [[c] for c in sorted(canaries)])
+        con.executemany("INSERT INTO m_canary VALUES (?)", [[c] for c in sorted(canaries)])
 
 
-def _stage_pseudonyms(
-    con: Any, people: Mapping[str, Person], canaries: set[str], vendor_key: bytes, tmp: Path
-) -> None:
-    seen = {r[0] for r in con.execute("SELECT DISTINCT id FROM r WHERE id LIKE 'sw_%'").fetchall()}
-    pairs: list[tuple[str, str]] = []
-    if seen:
-        ids = [*people, *sorted(canaries - set(people))]
-        pairs = [(p, u) for p, u in zip(pseudonyms(vendor_key, ids), ids, strict=True) if p in seen]
-    _load_table(con, "pseudo", _write_csv(pairs, ("p", "user_id"), tmp))
+def _stage_pseudonyms(con: Any, canaries: set[str], vendor_key: bytes) -> None:
+    """The vendor's pseudonym of every directory and canary id the file shows, in
+    DuckDB: ``core.crypto.pseudonym`` (HMAC of the id as is, not normalised)."""
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE pseudo AS SELECT p, user_id FROM (
+          SELECT 'sw_' || left(sha256($2::BLOB || unhex(sha256($1::BLOB || encode(user_id)))),
+            32) AS p, user_id
+          FROM (SELECT user_id FROM people UNION SELECT user_id FROM m_canary))
+        WHERE p IN (SELECT id FROM r WHERE id LIKE 'sw\\_%' ESCAPE '\\')""",
+        fingerprint_params(vendor_key),
+    )
 
 
 def _classify(con: Any, canary_domain: str | None) -> None:
@@ -234,11 +230,11 @@ def _classify(con: Any, canary_domain: str | None) -> None:
              OR ({domain} IS NOT NULL AND ends_with(r.email_n, {domain}))) AS is_canary,
             coalesce(c1.user_id, c2.user_id) AS canary_id
           FROM r
-          LEFT JOIN (SELECT DISTINCT user_id FROM dir_raw) d ON d.user_id = r.id
+          LEFT JOIN people d ON d.user_id = r.id
           LEFT JOIN pseudo ps ON ps.p = r.id
           LEFT JOIN dir_email de ON de.email_n = r.email_n
-          LEFT JOIN canary c1 ON c1.user_id = r.id
-          LEFT JOIN canary c2 ON c2.user_id = ps.user_id)
+          LEFT JOIN m_canary c1 ON c1.user_id = r.id
+          LEFT JOIN m_canary c2 ON c2.user_id = ps.user_id)
         SELECT line, shown, id, email_n,
           CASE WHEN is_canary THEN 'canary'
                WHEN coalesce(by_id, by_pseudo, by_email) IS NOT NULL THEN 'matched'
@@ -252,27 +248,11 @@ def _classify(con: Any, canary_domain: str | None) -> None:
     )
 
 
-def _fingerprint_sql(value: str) -> str:
-    """``keyed.fingerprints`` in SQL: HMAC-SHA256 of the normalised value (the ledger's
-    ``core.crypto.normalise``: ASCII here, the Python function otherwise), the first 16
-    bytes as hex; the key's inner and outer pads are parameters 1 and 2."""
-    norm = (
-        f"CASE WHEN regexp_full_match({value}, '[\\x00-\\x7F]*') "
-        f"THEN lower(trim({value}, {_TRIM})) ELSE sw_norm({value}) END"
-    )
-    return f"left(sha256($2::BLOB || unhex(sha256($1::BLOB || encode({norm})))), 32)"
+_fingerprint_sql = fingerprint_sql
+_pads = fingerprint_params
 
 
-def _pads(key: bytes) -> list[object]:
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    return [bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)]
-
-
-def _fingerprint_stage(
-    con: Any, ledger_key: bytes, lookup: FingerprintLookup, canaries: set[str], tmp: Path
-) -> int:
+def _fingerprint_stage(con: Any, ledger_key: bytes, lookup: FingerprintLookup) -> int:
     """Rows still unknown (up to the cap): their id, else their email, fingerprinted with
     the ledger key in DuckDB and looked up in the ledger's values."""
     total = con.execute("SELECT count(*) FROM res WHERE outcome = 'unknown'").fetchall()[0][0]
@@ -293,7 +273,7 @@ def _fingerprint_stage(
     found = lookup(fps)
     if found:
         rows = ((fp.hex(), uid) for fp, uid in found.items())
-        _load_table(con, "fp_found", _write_csv(rows, ("fp", "user_id"), tmp))
+        load_columns(con, "fp_found", ("fp", "user_id"), ("VARCHAR", "VARCHAR"), rows)
         # The id's fingerprint first, then the email's, as the ledger would key them.
         _x(
             con,
@@ -305,14 +285,14 @@ def _fingerprint_stage(
               FROM fp_rows r
               LEFT JOIN fp_vals vi ON vi.v = r.id LEFT JOIN fp_found fi ON fi.fp = vi.fp
               LEFT JOIN fp_vals ve ON ve.v = r.email_n LEFT JOIN fp_found fe ON fe.fp = ve.fp
-              LEFT JOIN canary c ON c.user_id = coalesce(fi.user_id, fe.user_id)
+              LEFT JOIN m_canary c ON c.user_id = coalesce(fi.user_id, fe.user_id)
               WHERE coalesce(fi.user_id, fe.user_id) IS NOT NULL) h
             WHERE res.line = h.line""",
         )
     return max(0, int(total) - FINGERPRINT_CAP)
 
 
-def _collect(con: Any, result: MatchResult, ledger_key: bytes) -> None:
+def _collect(con: Any, result: MatchResult, ledger_key: bytes, keep_hits: bool) -> None:
     counts = dict(con.execute("SELECT outcome, count(*) FROM res GROUP BY 1").fetchall())
     result.matched = int(counts.get("matched", 0))
     result.canaries = int(counts.get("canary", 0))
@@ -337,24 +317,42 @@ def _collect(con: Any, result: MatchResult, ledger_key: bytes) -> None:
             f"SELECT line FROM res WHERE outcome = 'unknown' ORDER BY line LIMIT {LINES_SHOWN}"
         ).fetchall()
     ]
-    # The subject (the ledger key's fingerprint of the user id) is computed by DuckDB;
-    # a few distinct column sets are shared by everyone the file shows.
-    per_user = con.execute(
-        f"""SELECT user_id, outcome = 'canary', {_fingerprint_sql("user_id")},
-          list_sort(list_distinct(flatten(list(shown))))
+    # The people the file shows, as the scope takes them (table ``hits``): the subject
+    # (the ledger key's fingerprint of the user id) is computed by DuckDB, and the
+    # categories once per distinct column set.
+    _x(
+        con,
+        f"""CREATE OR REPLACE TEMP TABLE hits_raw AS
+        SELECT user_id, unhex({fingerprint_sql("user_id")}) AS subject,
+          array_to_string(list_sort(list_distinct(flatten(list(shown)))), chr(31)) AS ff,
+          outcome = 'canary' AS canary
         FROM res WHERE outcome IN ('matched', 'canary') AND user_id IS NOT NULL
-        GROUP BY user_id, outcome ORDER BY user_id""",
-        _pads(ledger_key),
-    ).fetchall()
-    shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
-    hits = result.hits
-    for uid, is_canary, subject, shown in per_user:
-        raw = tuple(shown or ())
-        shape = shapes.get(raw)
-        if shape is None:
-            cats = tuple(sorted({result.columns.get(f, "unknown") for f in raw}))
-            shape = shapes[raw] = (tuple(sorted(raw)), cats)
-        hits.append(FileHit(str(uid), subject, shape[0], shape[1], bool(is_canary)))
+        GROUP BY user_id, outcome""",
+        fingerprint_params(ledger_key),
+    )
+    shapes = [r[0] for r in con.execute("SELECT DISTINCT ff FROM hits_raw").fetchall()]
+    cats = [
+        (ff, SEP.join(sorted({result.columns.get(f, "unknown") for f in ff.split(SEP) if f})))
+        for ff in shapes
+    ]
+    load_columns(con, "hit_cats", ("ff", "hc"), ("VARCHAR", "VARCHAR"), cats)
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE hits AS SELECT h.user_id, h.subject, h.ff, c.hc,
+          h.canary FROM hits_raw h JOIN hit_cats c ON c.ff IS NOT DISTINCT FROM h.ff""",
+    )
+    result.matched_users = int(
+        con.execute("SELECT count(*) FROM hits WHERE NOT canary").fetchall()[0][0]
+    )
+    if not keep_hits:
+        return
+    split: dict[str, tuple[str, ...]] = {}
+    for uid, subject, ff, hc, is_canary in con.execute(
+        "SELECT user_id, subject, ff, hc, canary FROM hits ORDER BY user_id"
+    ).fetchall():
+        fields = split.setdefault(ff, tuple(ff.split(SEP)) if ff else ())
+        categories = split.setdefault(hc, tuple(hc.split(SEP)) if hc else ())
+        result.hits.append(FileHit(str(uid), bytes(subject).hex(), fields, categories, is_canary))
 
 
 def _write_outcomes(con: Any, out: Path) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,34 +14,30 @@ from sqlalchemy import Connection
 from seawall.core.config import Config
 from seawall.core.errors import ConfigError
 from seawall.core.keys import KeyRing
-from seawall.incident.directory import Person, read_directory
-from seawall.incident.ledger_query import read_ledger_scope
-from seawall.incident.match import FingerprintLookup, MatchResult, match_file
+from seawall.incident.directory import stage_directory, stage_people
+from seawall.incident.frame import SEP, build_scope, connect, load_columns, stage_fingerprints
+from seawall.incident.leaked import _x
+from seawall.incident.ledger_query import stage_ledger
+from seawall.incident.match import FingerprintLookup, MatchResult, classify
 from seawall.incident.model import Exposure, Incident
-from seawall.incident.scope import (
-    DirectoryIndex,
-    FileHit,
-    build_exposures,
-    carried_hits,
-    default_window,
-    merge_file,
-    summarise,
-)
+from seawall.incident.scope import FileHit, default_window
 from seawall.incident.store import IncidentStore
 from seawall.storage.database import Database
 
 
-@dataclass(frozen=True, slots=True)
 class ScopeRun:
-    version: int
-    summary: dict[str, object]
-    exposures: list[Exposure]
+    """A saved scope version: its number and summary; its exposures are read back from
+    the store when asked for (a million of them are not built unless someone needs
+    them as values, e.g. ``scope --out``)."""
 
+    def __init__(self, db: Database, incident_id: int, version: int, summary: dict[str, object]):
+        self.version = version
+        self.summary = summary
+        self._db, self._incident = db, incident_id
 
-def _people(config: Config) -> dict[str, Person]:
-    if config.directory is None:
-        return {}
-    return {p.user_id: p for p in read_directory(config)}
+    @property
+    def exposures(self) -> list[Exposure]:
+        return IncidentStore(self._db).scope(self._incident, self.version)
 
 
 def _check_vendor(config: Config, incident: Incident) -> None:
@@ -52,6 +49,47 @@ def _check_vendor(config: Config, incident: Incident) -> None:
         )
 
 
+def _stage_people(con: Any, config: Config) -> int:
+    if config.directory is None:
+        return stage_people(con, [])
+    return stage_directory(con, config)
+
+
+_HITS = ("user_id", "subject", "ff", "hc", "canary")
+_HIT_TYPES = ("VARCHAR", "BLOB", "VARCHAR", "VARCHAR", "BOOLEAN")
+
+
+def _stage_hits(con: Any, hits: Iterable[FileHit]) -> None:
+    rows = (
+        (h.user_id, bytes.fromhex(h.subject), SEP.join(h.fields), SEP.join(h.categories), h.canary)
+        for h in hits
+    )
+    load_columns(con, "hits", _HITS, _HIT_TYPES, rows)
+
+
+def _carry_hits(con: Any, store: IncidentStore, incident_id: int) -> None:
+    """The file side of the last version, so a ledger re-run keeps what the file showed
+    (its fields; categories come from the ledger, as before)."""
+    version = store.latest_version(incident_id)
+    if version and store.stage_scope(con, incident_id, version, "prev"):
+        _x(
+            con,
+            """CREATE OR REPLACE TEMP TABLE hits AS SELECT user_id, unhex(subject) AS subject,
+              file_fields AS ff, '' AS hc, canary FROM prev
+            WHERE provenance IN ('file', 'both') AND user_id IS NOT NULL""",
+        )
+        return
+    _, previous = store.latest_scope(incident_id) if version else (0, [])
+    _stage_hits(
+        con,
+        (
+            FileHit(e.user_id, e.subject, e.file_fields, (), e.canary)
+            for e in previous
+            if e.provenance in ("file", "both") and e.user_id is not None
+        ),
+    )
+
+
 def run_scope(
     config: Config,
     db: Database,
@@ -61,51 +99,53 @@ def run_scope(
     hits: list[FileHit] | None = None,
     inputs: dict[str, object] | None = None,
     timeline: tuple[str, str] = ("scoped", "scope from the ledger"),
-    people: dict[str, Person] | None = None,
-    index: DirectoryIndex | None = None,
+    con: Any = None,
 ) -> ScopeRun:
     """Scope from the ledger, merge the file's hits (new ones, else the last version's),
-    and save the result as the next version. ``people`` and ``index`` spare a caller
-    that already read the directory (with the same canaries) a second read."""
+    and save the result as the next version. ``con``: a DuckDB connection on which a
+    caller (``run_match``) already staged the directory (``people``) and ``hits``."""
     store = IncidentStore(db)
     incident = store.get(incident_id)
     _check_vendor(config, incident)
     start, end = default_window(incident, config.vendors[incident.vendor].contract.retention_days)
     ledger_key = KeyRing(config.path(config.keys_dir)).ledger_key()
-    people = _people(config) if people is None else people
     canaries = set(canary_user_ids)
-    if index is None:
-        index = DirectoryIndex.build(people.values(), ledger_key, canaries)
-    ledger = read_ledger_scope(db, incident.vendor, start, end)
-    exposures = build_exposures(ledger, index)
-    if hits is None:
-        _, previous = store.latest_scope(incident_id)
-        hits = carried_hits(previous)
-    exposures = merge_file(exposures, hits, index)
-    users = [s for s, kind in zip(ledger.subjects, ledger.kinds, strict=True) if kind == "user"]
-    unnamed = sum(1 for s in users if s not in index.by_fp) - sum(
-        1 for s in users if s in index.canary_by_fp
-    )
-    summary = summarise(incident, exposures, people, unnamed_users=max(0, unnamed))
-    summary["window"] = {"start": start, "end": end}
-    version = store.save_scope(
-        incident_id,
-        exposures,
-        inputs={
-            "window": [start, end],
-            "directory": config.directory.kind if config.directory else None,
-            "directory_people": len(people),
-            "canaries": len(canaries),
-            "at": time.time(),
-            **(inputs or {}),
-        },
-        summary=summary,
-        timeline=timeline,
-    )
+    with contextlib.ExitStack() as stack:
+        if con is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="seawall-scope-"))
+            con = connect(Path(tmp))
+            stack.callback(con.close)
+            _stage_people(con, config)
+            if hits is None:
+                _carry_hits(con, store, incident_id)
+            else:
+                _stage_hits(con, hits)
+        people = int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
+        stage_fingerprints(con, ledger_key, canaries)
+        categories = stage_ledger(con, db, incident.vendor, start, end)
+        counts = build_scope(con, categories)
+        summary: dict[str, object] = {"incident": incident.id, "vendor": incident.vendor}
+        summary.update(counts)
+        summary["window"] = {"start": start, "end": end}
+        version = store.save_scope_table(
+            incident_id,
+            con,
+            "ex",
+            inputs={
+                "window": [start, end],
+                "directory": config.directory.kind if config.directory else None,
+                "directory_people": people,
+                "canaries": len(canaries),
+                "at": time.time(),
+                **(inputs or {}),
+            },
+            summary=summary,
+            timeline=timeline,
+        )
     if incident.window_start is None and incident.window_end is None:
         store.set_window(incident_id, start, end)
     summary["version"] = version
-    return ScopeRun(version, summary, exposures)
+    return ScopeRun(db, incident_id, version, summary)
 
 
 def fingerprint_lookup(db: Database, vendor: str, by_fp: dict[bytes, str]) -> FingerprintLookup:
@@ -120,6 +160,31 @@ def fingerprint_lookup(db: Database, vendor: str, by_fp: dict[bytes, str]) -> Fi
                 uid = by_fp.get(bytes(linked or subject))
                 if uid:
                     out[bytes(fp)] = uid
+        return out
+
+    return lookup
+
+
+def staged_lookup(db: Database, vendor: str, con: Any) -> FingerprintLookup:
+    """``fingerprint_lookup`` naming subjects through DuckDB tables ``dir`` and
+    ``canary`` (``stage_fingerprints``) instead of a dict of a million entries."""
+
+    def lookup(fps: list[bytes]) -> dict[bytes, str]:
+        out: dict[bytes, str] = {}
+        if not fps:
+            return out
+        with db.engine.connect() as conn:
+            found = [
+                (bytes(fp), bytes(linked or subject))
+                for fp, subject, linked in _values_by_fp(conn, vendor, fps)
+            ]
+        load_columns(con, "fp_subjects", ("fp", "subject"), ("BLOB", "BLOB"), found)
+        named = con.execute(
+            """SELECT f.fp, coalesce(d.user_id, c.user_id) FROM fp_subjects f
+            LEFT JOIN dir d ON d.fp = f.subject LEFT JOIN canary c ON c.fp = f.subject
+            WHERE coalesce(d.user_id, c.user_id) IS NOT NULL"""
+        ).fetchall()
+        out.update((bytes(fp), str(uid)) for fp, uid in named)
         return out
 
     return lookup
@@ -165,45 +230,55 @@ def run_match(
     fmt: str | None = None,
     outcomes: Path | None = None,
 ) -> tuple[MatchResult, ScopeRun]:
-    """Classify the leaked file, then re-scope with its hits (a new version)."""
+    """Classify the leaked file, then re-scope with its hits (a new version). One DuckDB
+    connection holds the directory, the file and the scope: nobody becomes a Python
+    object on the way."""
     store = IncidentStore(db)
     incident = store.get(incident_id)
     _check_vendor(config, incident)
     keys = KeyRing(config.path(config.keys_dir))
-    people = _people(config)
     canaries = set(canary_user_ids)
-    index = DirectoryIndex.build(people.values(), keys.ledger_key(), canaries)
-    result = match_file(
-        path,
-        people,
-        vendor_key=keys.vendor_key(incident.vendor),
-        ledger_key=keys.ledger_key(),
-        canary_user_ids=canaries,
-        canary_domain=config.canary.domain if config.canary else None,
-        lookup=fingerprint_lookup(db, incident.vendor, {**index.by_fp, **index.canary_by_fp}),
-        overrides=overrides,
-        fmt=fmt,
-        outcomes=outcomes,
-    )
-    summary = result.summary()
-    store.add_timeline(
-        incident_id,
-        "file_received",
-        f"leaked file {path.name}: {result.rows} rows, {result.matched} matched, "
-        f"{result.unknown} unknown, {result.invalid} invalid",
-        {k: v for k, v in summary.items() if k not in ("invalid_lines", "unknown_lines")},
-    )
-    scope = run_scope(
-        config,
-        db,
-        incident_id,
-        canary_user_ids=canaries,
-        hits=result.hits,
-        inputs={"file": path.name, "file_bytes": path.stat().st_size, "format": result.file.format},
-        timeline=("scoped", f"scope with leaked file {path.name}"),
-        people=people,  # read and fingerprinted once per command: a million rows take seconds
-        index=index,
-    )
+    with tempfile.TemporaryDirectory(prefix="seawall-match-") as tmp:
+        con = connect(Path(tmp))
+        try:
+            _stage_people(con, config)
+            stage_fingerprints(con, keys.ledger_key(), canaries)
+            result = classify(
+                con,
+                path,
+                vendor_key=keys.vendor_key(incident.vendor),
+                ledger_key=keys.ledger_key(),
+                canary_user_ids=canaries,
+                canary_domain=config.canary.domain if config.canary else None,
+                lookup=staged_lookup(db, incident.vendor, con),
+                overrides=overrides,
+                fmt=fmt,
+                outcomes=outcomes,
+                keep_hits=False,
+            )
+            summary = result.summary()
+            store.add_timeline(
+                incident_id,
+                "file_received",
+                f"leaked file {path.name}: {result.rows} rows, {result.matched} matched, "
+                f"{result.unknown} unknown, {result.invalid} invalid",
+                {k: v for k, v in summary.items() if k not in ("invalid_lines", "unknown_lines")},
+            )
+            scope = run_scope(
+                config,
+                db,
+                incident_id,
+                canary_user_ids=canaries,
+                inputs={
+                    "file": path.name,
+                    "file_bytes": path.stat().st_size,
+                    "format": result.file.format,
+                },
+                timeline=("scoped", f"scope with leaked file {path.name}"),
+                con=con,
+            )
+        finally:
+            con.close()
     return result, scope
 
 

@@ -8,9 +8,10 @@ or match adds the next version, so what was known when stays answerable.
 from __future__ import annotations
 
 import builtins
-import itertools
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -28,11 +29,13 @@ from seawall.incident.model import (
 )
 from seawall.incident.tables import (
     incident_exposures,
+    incident_scope_files,
     incident_scopes,
     incident_timeline,
     incidents,
 )
 from seawall.storage.database import Database
+from seawall.storage.tables import FIELD_SEP
 
 TRIGGERS: tuple[Trigger, ...] = ("vendor_notice", "canary", "leaked_file", "manual")
 _CHUNK = 100_000
@@ -291,8 +294,32 @@ class IncidentStore:
         timeline: tuple[str, str] | None = None,
     ) -> int:
         """Store a new scope version (the next number) in one transaction; return it."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            _stage_exposures(con, exposures)
+            return self.save_scope_table(
+                incident_id, con, "ex", inputs=inputs, summary=summary, timeline=timeline
+            )
+        finally:
+            con.close()
+
+    def save_scope_table(
+        self,
+        incident_id: int,
+        con: Any,
+        table: str,
+        *,
+        inputs: dict[str, object],
+        summary: dict[str, object],
+        timeline: tuple[str, str] | None = None,
+    ) -> int:
+        """``save_scope`` for exposures already in DuckDB ``table`` (the columns of
+        ``_EXPOSURE_COLUMNS``, lists FIELD_SEP-joined): written as Parquet parts."""
         self.get(incident_id)
         now = time.time()
+        parts = _parquet_parts(con, table)
 
         def job(conn: Connection) -> int:
             version = int(
@@ -315,7 +342,20 @@ class IncidentStore:
                     }
                 ],
             )
-            _insert_exposures(conn, incident_id, version, exposures)
+            if parts:
+                conn.execute(
+                    insert(incident_scope_files),
+                    [
+                        {
+                            "incident": incident_id,
+                            "version": version,
+                            "part": i,
+                            "rows": n,
+                            "data": d,
+                        }
+                        for i, (n, d) in enumerate(parts)
+                    ],
+                )
             if timeline:
                 kind, text = timeline
                 conn.execute(
@@ -358,6 +398,53 @@ class IncidentStore:
 
     def scope(self, incident_id: int, version: int) -> builtins.list[Exposure]:
         """The exposures of one version, by subject (empty for an unknown version)."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            if not self.stage_scope(con, incident_id, version, "sw_scope"):
+                return self._scope_rows(incident_id, version)
+            rows = con.execute(
+                f"SELECT {', '.join(_EXPOSURE_COLUMNS)} FROM sw_scope ORDER BY subject"  # noqa: S608
+            ).fetchall()
+        finally:
+            con.close()
+        lists: dict[str, tuple[str, ...]] = {}
+
+        def split(text: str) -> tuple[str, ...]:
+            found = lists.get(text)
+            if found is None:
+                found = lists[text] = tuple(text.split(FIELD_SEP)) if text else ()
+            return found
+
+        return _exposures(rows, split)
+
+    def stage_scope(self, con: Any, incident_id: int, version: int, table: str) -> bool:
+        """Load a version saved as Parquet into DuckDB ``table``; False when the version
+        has no Parquet parts (saved before migration 0006, or empty)."""
+        f = incident_scope_files
+        with self.db.engine.connect() as conn:
+            datas = conn.execute(
+                select(f.c.data)
+                .where(f.c.incident == incident_id, f.c.version == version)
+                .order_by(f.c.part)
+            ).scalars()
+            with tempfile.TemporaryDirectory(prefix="seawall-scope-") as tmp:
+                paths = []
+                for i, data in enumerate(datas):
+                    path = Path(tmp) / f"{i}.parquet"
+                    path.write_bytes(data)
+                    paths.append(str(path))
+                if not paths:
+                    return False
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet(?)",  # noqa: S608
+                    [paths],
+                ).fetchall()
+        return True
+
+    def _scope_rows(self, incident_id: int, version: int) -> builtins.list[Exposure]:
+        """A version saved row by row in ``incident_exposures`` (before migration 0006)."""
         e = incident_exposures
         with self.db.engine.connect() as conn:
             rows = conn.execute(
@@ -366,8 +453,7 @@ class IncidentStore:
                 .order_by(e.c.subject)
             ).all()
         # A scope may hold 100,000s of rows but few distinct JSON lists: decode each
-        # once and share the (immutable) tuple. Rows are read by position, not through
-        # Row._mapping, which cost more than the decoding.
+        # once and share the (immutable) tuple.
         lists: dict[str, tuple[str, ...]] = {}
 
         def decode(text: str) -> tuple[str, ...]:
@@ -376,22 +462,7 @@ class IncidentStore:
                 found = lists[text] = tuple(orjson.loads(text))
             return found
 
-        return [
-            Exposure(
-                r[0],
-                r[1],
-                decode(r[2]),
-                decode(r[3]),
-                decode(r[4]),
-                cast(Provenance, r[5]),
-                cast(RiskTier, r[6]),
-                r[7],
-                r[8],
-                bool(r[9]),
-                decode(r[10]),
-            )
-            for r in rows
-        ]
+        return _exposures(rows, decode)
 
     def latest_scope(self, incident_id: int) -> tuple[int, builtins.list[Exposure]]:
         """(version, exposures) of the newest scope; (0, []) when never scoped."""
@@ -400,50 +471,66 @@ class IncidentStore:
         return version, self.scope(incident_id, version) if version else []
 
 
-def _insert_exposures(
-    conn: Connection, incident_id: int, version: int, exposures: Sequence[Exposure]
-) -> None:
-    """Bulk insert by the fastest path each driver has: PostgreSQL's COPY, sqlite3's
-    executemany in big chunks. A million exposures share a few hundred distinct lists,
-    so each list is JSON-encoded once."""
-    cache: dict[tuple[str, ...], str] = {}
+_TYPES = ("VARCHAR",) * 7 + ("DOUBLE", "DOUBLE", "BOOLEAN", "VARCHAR")
+_PART_ROWS = 1_000_000
 
-    def js(items: tuple[str, ...]) -> str:
-        text = cache.get(items)
-        if text is None:
-            text = cache[items] = _json(list(items))
-        return text
 
+def _exposures(rows: Sequence[Any], lists: Callable[[str], tuple[str, ...]]) -> list[Exposure]:
+    """Exposure values from rows in ``_EXPOSURE_COLUMNS`` order (read by position, not
+    through Row._mapping, which cost more than the decoding); ``lists`` decodes a list."""
+    return [
+        Exposure(
+            r[0],
+            r[1],
+            lists(r[2]),
+            lists(r[3]),
+            lists(r[4]),
+            cast(Provenance, r[5]),
+            cast(RiskTier, r[6]),
+            r[7],
+            r[8],
+            bool(r[9]),
+            lists(r[10]),
+        )
+        for r in rows
+    ]
+
+
+def _stage_exposures(con: Any, exposures: Sequence[Exposure]) -> None:
+    """Exposure values as DuckDB table ``ex`` (lists FIELD_SEP-joined)."""
+    from seawall.incident.frame import load_columns
+
+    j = FIELD_SEP.join
     rows = (
         (
-            incident_id,
-            version,
             e.subject,
             e.user_id,
-            js(e.org_ids),
-            js(e.categories),
-            js(e.fields),
+            j(e.org_ids),
+            j(e.categories),
+            j(e.fields),
             e.provenance,
             e.risk_tier,
             e.first_seen,
             e.last_seen,
             e.canary,
-            js(e.file_fields),
+            j(e.file_fields),
         )
         for e in exposures
     )
-    cols = ", ".join(c.name for c in incident_exposures.columns)
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        assert raw is not None  # a checked-out connection always has one
-        with (
-            raw.cursor() as cur,
-            cur.copy(f"COPY {incident_exposures.name} ({cols}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" * len(incident_exposures.columns))
-    stmt = f"INSERT INTO {incident_exposures.name} ({cols}) VALUES ({marks})"  # noqa: S608
-    while chunk := list(itertools.islice(rows, _CHUNK)):
-        conn.exec_driver_sql(stmt, chunk)
+    load_columns(con, "ex", _EXPOSURE_COLUMNS, _TYPES, rows)
+
+
+def _parquet_parts(con: Any, table: str) -> builtins.list[tuple[int, bytes]]:
+    """``table`` as Parquet files of up to a million rows each, by subject: (rows, bytes)."""
+    total = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # noqa: S608
+    cols = ", ".join(_EXPOSURE_COLUMNS)
+    parts = []
+    with tempfile.TemporaryDirectory(prefix="seawall-scope-") as tmp:
+        for i, offset in enumerate(range(0, total, _PART_ROWS)):
+            path = Path(tmp) / f"{i}.parquet"
+            con.execute(
+                f"COPY (SELECT {cols} FROM {table} ORDER BY subject LIMIT {_PART_ROWS} "  # noqa: S608
+                f"OFFSET {offset}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)"
+            ).fetchall()
+            parts.append((min(_PART_ROWS, total - offset), path.read_bytes()))
+    return parts
