@@ -109,3 +109,30 @@ def test_unreachable_sql_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
     with pytest.raises(DirectoryError, match="directory query failed"):
         list(read_sql_directory(url, "SELECT 1 AS user_id, 2 AS email"))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "\ufeffUser_ID, Email ,name,org_id,role,locale,country\n"
+        "u1, a@example.com ,Ann,o1,owner,en,us-ca\n"
+        ",nobody@example.com,,,,,\n"
+        "u2,,Bob,,,,\n"
+        "u1,late@example.com,Ann B,o2,admin,de,de\n",  # a repeated id: the last row wins
+        "email,user_id,country\n a@example.com ,u1\n,u2, de \n",  # ragged: Python reads it
+        'user_id,email,name\n"u,3","x@example.com","Doe, J."\n\tu4\t,\t ,"  "\n',
+    ],
+)
+def test_duckdb_staging_reads_what_the_python_reader_reads(tmp_path: Path, content: str) -> None:
+    import duckdb
+
+    from seawall.incident.directory import stage_csv_directory
+
+    path = tmp_path / "users.csv"
+    path.write_text(content, encoding="utf-8")
+    con = duckdb.connect()
+    n = stage_csv_directory(con, path)
+    staged = [Person(*r) for r in con.execute("SELECT * FROM people ORDER BY user_id").fetchall()]
+    expected = {p.user_id: p for p in read_csv_directory(path)}
+    assert n == len(expected)
+    assert staged == [expected[k] for k in sorted(expected)]

@@ -126,3 +126,51 @@ def test_migration_is_idempotent(db_url: str) -> None:
     db.migrate()
     assert IncidentStore(db).list() == []
     db.close()
+
+
+def test_versions_saved_row_by_row_stay_readable(store: IncidentStore) -> None:
+    """Versions saved before scope files existed (incident_exposures rows) read as before."""
+    from sqlalchemy import insert
+
+    from seawall.incident.tables import incident_exposures, incident_scopes
+
+    inc = store.open("mixpanel")
+    with store.db.engine.begin() as conn:
+        conn.execute(
+            insert(incident_scopes),
+            [
+                {
+                    "incident": inc.id,
+                    "version": 1,
+                    "created_at": 1.0,
+                    "inputs": "{}",
+                    "summary": "{}",
+                }
+            ],
+        )
+        conn.execute(
+            insert(incident_exposures),
+            [
+                {
+                    "incident": inc.id,
+                    "version": 1,
+                    "subject": "bb",
+                    "user_id": "u-bb",
+                    "org_ids": '["org-1"]',
+                    "categories": '["user.contact.email"]',
+                    "fields": '["$email"]',
+                    "provenance": "both",
+                    "risk_tier": "high",
+                    "first_seen": 1.0,
+                    "last_seen": 2.0,
+                    "canary": False,
+                    "file_fields": '["email"]',
+                }
+            ],
+        )
+    assert store.latest_scope(inc.id) == (
+        1,
+        [_exp("bb", "high", provenance="both", file_fields=("email",))],
+    )
+    assert store.save_scope(inc.id, [_exp("cc")], inputs={}, summary={}) == 2
+    assert store.scope(inc.id, 2) == [_exp("cc")]
