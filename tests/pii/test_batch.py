@@ -89,3 +89,27 @@ def test_unwritable_cache_only_means_compiling(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert load_database([rb"a+"], 0, blocker / "sub") is not None
+
+
+def _run(data: bytes, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, int]:
+    monkeypatch.setattr(cli, "_CHUNK_BYTES", 4096)  # many blocks, cut mid-line
+    monkeypatch.setattr(cli, "_PARALLEL_MIN_CHUNKS", 2 if parallel else 10**9)
+    monkeypatch.setattr(cli, "_worker_count", lambda: 2)
+    out = io.BytesIO()
+    found = cli.run_scan(io.BytesIO(data), out, None)
+    return out.getvalue(), found
+
+
+def test_parallel_scan_writes_what_the_serial_scan_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = ("\n".join(TEXTS[:1500]) + "\r\nlast line without newline +1 202-555-0143").encode()
+    serial = _run(data, False, monkeypatch)
+    parallel = _run(data, True, monkeypatch)
+    assert parallel == serial
+    records = [json.loads(line) for line in serial[0].splitlines()]
+    assert [r["line"] for r in records] == list(range(1, 1502))
+    assert records[-1]["findings"] == [{"entity": "PHONE_NUMBER", "start": 26, "end": 41}]
+    expected = [
+        [{"entity": f.entity, "start": f.start, "end": f.end} for f in fs]
+        for fs in SCANNER.scan_lines(TEXTS[:1500])
+    ]
+    assert [r["findings"] for r in records[:1500]] == expected

@@ -7,71 +7,159 @@ found (like ``grep``), 0 when the input is clean, 2 on bad usage.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
+
     from seawall.pii.engine import Span
 
 _BATCH_LINES = 2048
-
-
 _CHUNK_BYTES = 1 << 20
+#: Inputs of more than this many chunks are scanned by one worker process per core:
+#: a forked worker starts in about a millisecond, and a megabyte keeps one busy for
+#: a fraction of a second, so two chunks already pay for it.
+_PARALLEL_MIN_CHUNKS = 2
 
 
-def _batches(stream: BinaryIO) -> Iterator[list[str]]:
-    """Lists of text lines without their terminator, read a megabyte at a time.
-
-    Splitting on the newline byte before decoding never cuts a UTF-8 sequence; invalid
-    UTF-8 never stops the scan (``surrogateescape``).  A ``\\r`` before the newline
-    goes with the terminator.
-    """
+def _blocks(stream: BinaryIO) -> Iterator[bytes]:
+    """The input a megabyte at a time, cut after a newline (the last block may end
+    without one).  Cutting at the newline byte never cuts a UTF-8 sequence."""
     rest = b""
     while chunk := stream.read(_CHUNK_BYTES):
         chunk = rest + chunk
         cut = chunk.rfind(b"\n") + 1
         rest = chunk[cut:]
         if cut:
-            yield _split(chunk[: cut - 1])
-    if rest:  # the last line, without a terminator: nothing to strip
-        yield [rest.decode("utf-8", "surrogateescape")]
+            yield chunk[:cut]
+    if rest:
+        yield rest
 
 
-def _split(block: bytes) -> list[str]:
-    """The lines of ``block``, each of which was followed by a newline."""
-    lines = block.decode("utf-8", "surrogateescape").split("\n")
+def _lines(block: bytes) -> list[str]:
+    """The text lines of a block, without their terminator.
+
+    Invalid UTF-8 never stops the scan (``surrogateescape``).  A ``\r`` before the
+    newline goes with the terminator; a last line without a newline is kept whole.
+    """
+    if not block.endswith(b"\n"):
+        return [block.decode("utf-8", "surrogateescape")]
+    lines = block[:-1].decode("utf-8", "surrogateescape").split("\n")
     if b"\r" in block:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     return lines
 
 
+def _batches(stream: BinaryIO) -> Iterator[list[str]]:
+    """Lists of text lines without their terminator, one per block of the input."""
+    for block in _blocks(stream):
+        yield _lines(block)
+
+
+def _line_count(block: bytes) -> int:
+    return block.count(b"\n") if block.endswith(b"\n") else 1
+
+
 def run_scan(stdin: BinaryIO, stdout: BinaryIO, entities: frozenset[str] | None) -> int:
-    """Scan ``stdin`` into ``stdout`` in batches of lines; returns the number of findings."""
+    """Scan ``stdin`` into ``stdout``, in order; returns the number of findings.
+
+    Large inputs are scanned in parallel when the machine has more than one core
+    (blocks handed to forked workers, written back in input order); small ones in
+    this process, which is cheaper than starting workers.
+    """
     from seawall.pii.engine import default_scanner
 
-    scanner = default_scanner()
-    total = 0
-    number = 0
-    for lines in _batches(stdin):
-        for begin in range(0, len(lines), _BATCH_LINES):
-            batch = lines[begin : begin + _BATCH_LINES]
-            total += _write_batch(scanner.spans_of_lines(batch, entities), number, stdout)
-            number += len(batch)
+    default_scanner()  # built before forking: workers inherit the compiled databases
+    blocks = _blocks(stdin)
+    first = list(islice(blocks, _PARALLEL_MIN_CHUNKS))
+    workers = _worker_count()
+    jobs = _numbered(chain(first, blocks), entities)
+    if workers < 2 or len(first) < _PARALLEL_MIN_CHUNKS:
+        total = 0
+        for job in jobs:
+            output, found = _scan_block(job)
+            stdout.write(output)
+            total += found
+    else:
+        total = _run_parallel(jobs, stdout, workers)
     stdout.flush()
     return total
 
 
-def _write_batch(results: list[list[Span]], offset: int, stdout: BinaryIO) -> int:
-    """One write per batch, formatted by hand: the output is a fixed shape of entity
-    names (ASCII identifiers, nothing to escape) and integers, and building dicts for
-    orjson cost more than formatting them."""
+_Job = tuple[bytes, int, "frozenset[str] | None"]
+
+
+def _numbered(blocks: Iterable[bytes], entities: frozenset[str] | None) -> Iterator[_Job]:
+    """Each block with the number of its first line."""
+    number = 1
+    for block in blocks:
+        yield block, number, entities
+        number += _line_count(block)
+
+
+def _worker_count() -> int:
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # spawned workers would pay the whole start-up again
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_parallel(jobs: Iterator[_Job], stdout: BinaryIO, workers: int) -> int:
+    """Blocks scanned by ``workers`` forked processes, written in input order, with at
+    most two blocks per worker in flight (memory stays bounded on endless input)."""
+    import multiprocessing
+
+    total = 0
+    pending: deque[AsyncResult[tuple[bytes, int]]] = deque()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for job in jobs:
+            pending.append(pool.apply_async(_scan_block, (job,)))
+            if len(pending) >= 2 * workers:
+                total += _write(pending.popleft().get(), stdout)
+        while pending:
+            total += _write(pending.popleft().get(), stdout)
+    return total
+
+
+def _write(result: tuple[bytes, int], stdout: BinaryIO) -> int:
+    stdout.write(result[0])
+    return result[1]
+
+
+def _scan_block(job: _Job) -> tuple[bytes, int]:
+    """The JSON lines of one block and its number of findings."""
+    from seawall.pii.engine import default_scanner
+
+    block, number, entities = job
+    scanner = default_scanner()
+    lines = _lines(block)
     out: list[bytes] = []
     total = 0
-    for number, spans in enumerate(results, start=offset + 1):
+    for begin in range(0, len(lines), _BATCH_LINES):
+        batch = lines[begin : begin + _BATCH_LINES]
+        total += _format(scanner.spans_of_lines(batch, entities), number + begin, out)
+    out.append(b"")
+    return b"\n".join(out), total
+
+
+def _format(results: list[list[Span]], first: int, out: list[bytes]) -> int:
+    """Append one JSON line per result, formatted by hand: the output is a fixed shape
+    of entity names (ASCII identifiers, nothing to escape) and integers, and building
+    dicts for orjson cost more than formatting them.  Returns the number of findings."""
+    total = 0
+    for number, spans in enumerate(results, start=first):
         if spans:
             total += len(spans)
             items = b",".join(
@@ -80,9 +168,6 @@ def _write_batch(results: list[list[Span]], offset: int, stdout: BinaryIO) -> in
             out.append(b'{"line":%d,"findings":[%s]}' % (number, items))
         else:
             out.append(b'{"line":%d,"findings":[]}' % number)
-    if out:
-        out.append(b"")
-        stdout.write(b"\n".join(out))
     return total
 
 
