@@ -29,6 +29,7 @@ IDENTIFYING = (
     "user.device.cookie_id",
     "user.device.ip_address",
 )
+MAX_SHAPES = 20_000  # distinct (vendor, field names) remembered; cleared when full
 # Not about a person at all: the dedupe key, timestamps, library versions.
 NOT_PERSONAL = ("system.",)
 
@@ -125,6 +126,24 @@ class LedgerRecorder:
     def __init__(self, ledger_key: bytes, recent: RecentWrites | None = None) -> None:
         self.key = ledger_key
         self.recent = recent if recent is not None else RecentWrites()
+        self._shapes: dict[tuple[str, str, tuple[str, ...]], tuple[int, ...]] = {}
+
+    def _facts(self, d: Disclosure) -> tuple[tuple[str, ...], tuple[object, ...]]:
+        """What the ledger records of a disclosure, to key it: every sent field's name,
+        and the values of the identifying ones (as ``_fact`` per field, without a call
+        per field: the positions of the identifying fields are found once per shape)."""
+        sent = d.sent
+        if len(sent) != len(d.fields):  # built by hand, not by the policy engine
+            return (), tuple([_fact(s) for s in sent])
+        names = tuple(d.fields)
+        shape = (d.vendor, d.event.sdk, names)
+        positions = self._shapes.get(shape)
+        if positions is None:
+            positions = tuple(i for i, s in enumerate(d.sent) if is_identifying(s.category))
+            if len(self._shapes) >= MAX_SHAPES:
+                self._shapes.clear()
+            self._shapes[shape] = positions
+        return names, tuple([_value_key(sent[i].value) for i in positions])
 
     def fp(self, value: JSONValue) -> bytes:
         return fingerprint(self.key, value)
@@ -150,7 +169,7 @@ class LedgerRecorder:
                     event.device_id,
                     event.aliases,
                     event.org_ids,
-                    tuple([_fact(s) for s in d.sent]),
+                    *self._facts(d),
                 )
             )
             if recent.fresh(whole, now):

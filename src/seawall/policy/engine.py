@@ -22,7 +22,7 @@ field; when a field is kept but holds a value dropped elsewhere, the drop wins.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -336,8 +336,14 @@ _sent: _NewSent = tuple.__new__
 def dedupe_key(key: bytes, insert_id: str) -> str:
     """The vendor's idempotency key for an event: stable across retries, and keyed per
     vendor, because SDK ids can leak other ids (analytics.js derives its message ids and
-    its anonymous id from one random buffer, one byte apart)."""
-    return hmac.digest(key, insert_id.encode("utf-8", "surrogatepass"), "sha256")[:16].hex()
+    its anonymous id from one random buffer, one byte apart). Keyed BLAKE2b, a MAC in
+    one call (~0.7 us against HMAC-SHA256's ~1.7 us; one per vendor per event), with
+    its own personalisation so it never equals a pseudonym made with the same key."""
+    data = insert_id.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, key=key[:64], digest_size=16, person=_DEDUPE).hexdigest()
+
+
+_DEDUPE = b"seawall-dedupe"
 
 
 def _apply_checked(
