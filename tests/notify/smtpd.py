@@ -41,9 +41,21 @@ class Recorder:
     """The aiosmtpd handler: accepts everything unless ``rule`` refuses a recipient."""
 
     rule: RcptRule | None = None
+    pipelining: bool = False  # advertise PIPELINING (aiosmtpd reads commands in order)
     received: list[Received] = field(default_factory=list)
     refusals: int = 0
+    ehlo: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        with self.lock:
+            self.ehlo += 1
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -68,9 +80,11 @@ class Recorder:
 
 
 @contextmanager
-def smtp_server(rule: RcptRule | None = None) -> Iterator[tuple[Recorder, int]]:
+def smtp_server(
+    rule: RcptRule | None = None, *, pipelining: bool = False
+) -> Iterator[tuple[Recorder, int]]:
     """An aiosmtpd server in a thread; yields (recorder, port)."""
-    recorder = Recorder(rule)
+    recorder = Recorder(rule, pipelining)
     port = free_port()
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
     controller.start()

@@ -112,16 +112,21 @@ def test_a_campaign_to_1000_users_and_their_org_admins(tmp_path: Path) -> None:
     assert timeline.count("notices_finished") == 2
 
 
-def test_temporary_failures_are_retried_and_permanent_ones_recorded(db: Database) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_temporary_failures_are_retried_and_permanent_ones_recorded(
+    db: Database, pipelining: bool
+) -> None:
     ppl = people(40, orgs=4)
     incident = incident_with_scope(db, exposures(range(40)))
     campaign = plan_wave(db, incident, "users", ppl, sender=SENDER).campaign
     assert campaign is not None
     refused = {f"{user_id(i)}@example.com" for i in (3, 17, 29)}
-    with smtp_server(temporarily_then(60, refused)) as (server, port):
+    rule = temporarily_then(60, refused)
+    with smtp_server(rule, pipelining=pipelining) as (server, port):
         doc = _send(db, campaign.id, port, ppl)
         delivered = {r.rcpt_tos[0] for r in server.received}
         assert server.refusals >= 60 + 3, "451 for a while, then 550 for some"
+        assert server.ehlo <= FAST.concurrency, "a refusal keeps the connection (RSET)"
     assert doc["status"] == "finished"
     assert doc["sent"] == 37
     assert doc["failed"] == 3
