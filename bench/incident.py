@@ -184,14 +184,20 @@ def _backfill(base: Path) -> None:
 
 
 def _upgrade(base: Path) -> None:
-    """A ledger cached by an older bench: bring its schema up (and backfill the summary)."""
+    """A ledger cached by an older bench: bring its schema up (migration 0005 backfills
+    the summary; timed: that is what upgrading a ledger this size costs)."""
     from seawall.storage.database import open_database
 
     with sqlite3.connect(base / "seawall.db") as con:
         if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'ledger_people'").fetchall():
             return
+    t, c = time.perf_counter(), time.process_time()
     open_database(_config(base).database).close()  # type: ignore[attr-defined]
-    _backfill(base)
+    print(
+        f"  schema upgraded (ledger_people backfilled) in {time.perf_counter() - t:.0f} s "
+        f"({time.process_time() - c:.0f} s CPU)",
+        file=sys.stderr,
+    )
 
 
 def build_leak(base: Path, n: int, rows: int) -> Path:

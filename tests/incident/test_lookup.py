@@ -34,7 +34,9 @@ def test_lookup_names_subjects_and_follows_links(db_url: str) -> None:
         asked = [_fp(101), _fp(102), _fp(103), _fp(104), _fp(105), _fp(101)]
         assert lookup(asked) == {_fp(101): "u-1", _fp(102): "u-9"}
         assert lookup([]) == {}
-        # the temporary table is gone: a second call on a pooled connection works
         assert lookup([_fp(102)]) == {_fp(102): "u-9"}
+        # more fingerprints than one statement takes: found across the chunks
+        many = [_fp(n) for n in range(1_000, 71_000)] + [_fp(102), _fp(101)]
+        assert lookup(many) == {_fp(101): "u-1", _fp(102): "u-9"}
     finally:
         db.close()

@@ -120,16 +120,18 @@ def _physical(con: Any, table: str, excluded: str) -> None:
     )
 
 
-def _read_lines(con: Any, path: Path) -> None:
-    """``lines(line, raw)`` with physical line numbers; lines DuckDB cannot decode go
-    to ``bad``."""
+def _read_lines(con: Any, path: Path, *, blank_only: bool = False) -> None:
+    """``lines(line, raw)`` with physical line numbers (``blank_only``: only the blank
+    ones, which is all the CSV reader needs: ten million lines are not kept twice);
+    lines DuckDB cannot decode go to ``bad``."""
     _clear_rejects(con)
+    where = "WHERE raw IS NULL OR trim(raw) = ''" if blank_only else ""
     _x(
         con,
-        f"""CREATE OR REPLACE TEMP TABLE lines AS
+        f"""CREATE OR REPLACE TEMP TABLE lines AS SELECT * FROM (
         SELECT raw, row_number() OVER () AS rn FROM read_csv({_lit(str(path))},
           columns={{'raw': 'VARCHAR'}}, header=false, delim=E'\\x01', quote='', escape='',
-          auto_detect=false, ignore_errors=true, store_rejects=true, strict_mode=false)""",
+          auto_detect=false, ignore_errors=true, store_rejects=true, strict_mode=false)) {where}""",
     )
     _x(
         con,
@@ -213,12 +215,8 @@ def _flatten(con: Any) -> tuple[str, ...]:
 
 
 def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
-    _read_lines(con, path)  # physical lines: blank ones, and undecodable ones
-    _x(
-        con,
-        """CREATE OR REPLACE TEMP TABLE _blank AS
-        SELECT line FROM lines WHERE raw IS NULL OR trim(raw) = ''""",
-    )
+    _read_lines(con, path, blank_only=True)  # physical lines: blank ones, undecodable ones
+    _x(con, "CREATE OR REPLACE TEMP TABLE _blank AS SELECT line FROM lines")
     _x(con, "CREATE OR REPLACE TEMP TABLE _lines_bad AS SELECT * FROM bad")
     _clear_rejects(con)
     try:

@@ -190,11 +190,16 @@ def staged_lookup(db: Database, vendor: str, con: Any) -> FingerprintLookup:
     return lookup
 
 
+# Under SQLite's default limit of 32,766 parameters per statement.
+_IN_CHUNK = 30_000
+
+
 def _values_by_fp(conn: Connection, vendor: str, fps: list[bytes]) -> list[Any]:
     """(fp, subject, linked subject) of ``vendor``'s ledger values among ``fps``.
 
-    One statement whatever the count: an array parameter on PostgreSQL, a temporary
-    table on SQLite (an IN list of 200,000 parameters would be compiled in chunks).
+    An array parameter on PostgreSQL; on SQLite, IN lists of 30,000 (SQLite keeps each
+    list in memory and probes the fingerprint index: a third of the CPU of a
+    temporary table, which SQLite writes to a file, with a primary key to maintain).
     """
     select_values = (
         "SELECT lv.fp, lv.subject, il.subject FROM ledger_values lv "
@@ -206,17 +211,13 @@ def _values_by_fp(conn: Connection, vendor: str, fps: list[bytes]) -> list[Any]:
                 select_values + "WHERE lv.vendor = %s AND lv.fp = ANY(%s)", (vendor, fps)
             )
         )
-    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS sw_lookup (fp BLOB PRIMARY KEY)")
-    conn.exec_driver_sql("DELETE FROM sw_lookup")
-    conn.exec_driver_sql("INSERT OR IGNORE INTO sw_lookup VALUES (?)", [(fp,) for fp in fps])
-    try:
-        return list(
-            conn.exec_driver_sql(
-                select_values + "JOIN sw_lookup f ON f.fp = lv.fp WHERE lv.vendor = ?", (vendor,)
-            )
-        )
-    finally:
-        conn.exec_driver_sql("DROP TABLE sw_lookup")
+    out: list[Any] = []
+    for i in range(0, len(fps), _IN_CHUNK):
+        chunk = fps[i : i + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        sql = select_values + f"WHERE lv.vendor = ? AND lv.fp IN ({marks})"
+        out.extend(conn.exec_driver_sql(sql, (vendor, *chunk)))
+    return out
 
 
 def run_match(
