@@ -15,9 +15,9 @@ import html
 import re
 from dataclasses import dataclass
 
-_ESCAPE = re.compile(
-    r"(?:%[0-9A-Fa-f]{2})+|\+|&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
-)
+_ENTITY_PATTERN = r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+_ESCAPE = re.compile(r"(?:%[0-9A-Fa-f]{2})+|\+|" + _ENTITY_PATTERN)
+_ENTITY = re.compile(_ENTITY_PATTERN)
 _PERCENT_ONLY = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _B64_VALUE = re.compile(r"=([A-Za-z0-9_+/-]{16,}(?:==?|(?:%3[Dd]){1,2})?)")
@@ -112,9 +112,9 @@ def decode_once(text: str, *, plus_is_space: bool) -> View | None:
 def views(text: str) -> list[View]:
     """The original and its decoded forms (once, and twice for double encoding)."""
     result = [View(text)]
-    if "%" not in text and ("&" not in text or ";" not in text):
-        # No percent-escape and no HTML entity (which ends with ";"): at most "+" signs,
-        # each decoded to one space, so the offsets stay those of the original.
+    if "%" not in text and ("&" not in text or not _ENTITY.search(text)):
+        # No percent-escape and no HTML entity: at most "+" signs, each decoded to one
+        # space, so the offsets stay those of the original.
         if "+" in text:
             result.append(View(text.replace("+", " ")))
         return result

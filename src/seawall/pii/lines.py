@@ -94,18 +94,26 @@ def _confirm(
     ``out[where[i]]`` (``out[i]`` without ``where``), in each text's own offsets."""
     ends = list(accumulate(len(t) + 1 for t in texts))
     line_of = dict(zip(ends, range(len(texts)), strict=True))
-    patterns = backend.short
+    detectors = [
+        (d.entity, d.validate, pattern.finditer) if wanted[i] else None
+        for i, (d, pattern) in enumerate(zip(DETECTORS, backend.short, strict=True))
+    ]
+    i = -1
+    text = ""
+    base = 0
+    spans: list[Span] = []
     for end, index in backend.line_hits(data):
-        if not wanted[index]:
+        detector = detectors[index]
+        if detector is None:
             continue
-        i = line_of[end]
-        text = texts[i]
-        base = end - len(text) - 1
-        detector = DETECTORS[index]
-        validate = detector.validate
-        spans = out[i if where is None else where[i]]
-        for m in patterns[index].finditer(data, base, end - 1):
+        if line_of[end] != i:  # Hyperscan reports a line's pairs together, at its newline
+            i = line_of[end]
+            text = texts[i]
+            base = end - len(text) - 1
+            spans = out[i if where is None else where[i]]
+        entity, validate, finditer = detector
+        for m in finditer(data, base, end - 1):
             start, stop = m.span()
             span = validate(text, start - base, stop - base)
             if span is not None:
-                spans.append((detector.entity, *span))
+                spans.append((entity, *span))

@@ -36,7 +36,8 @@ def phone_number(text: str, start: int, end: int) -> Span | None:
     """Context checks first (cheap), then libphonenumber on what survives."""
     if text[start] == "(" and ")" not in text[start:end]:
         start += 1
-    before, after = char_at(text, start - 1), char_at(text, end)
+    before = text[start - 1] if start else "\x00"  # as char_at, inlined: the hottest path
+    after = text[end] if end < len(text) else "\x00"
     if before.isalnum() or before in _BAD_BEFORE or after.isalnum() or after in _BAD_AFTER:
         return None
     if after in ".:,-" and char_at(text, end + 1).isdigit():
