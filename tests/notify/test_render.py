@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seawall.incident.model import Incident
 from seawall.notify.address import check_address, clean_name, parse_sender
 from seawall.notify.errors import TemplateError
 from seawall.notify.phrases import sentence
-from seawall.notify.render import Renderer, sample_context
+from seawall.notify.render import NoticeTexts, Rendered, Renderer, notice_context, sample_context
 from seawall.notify.smtp import build_message
 
 HEADINGS = {
@@ -167,3 +168,89 @@ def test_no_name_can_break_the_message(name: str) -> None:
     )  # fmt: skip
     assert [a.addr_spec for a in parsed["To"].addresses] == ["ann@example.com"]
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+
+
+_INCIDENT = Incident(
+    id=7,
+    vendor="Acme <Analytics> & Co",
+    title="t",
+    trigger="manual",
+    status="open",
+    opened_at=0.0,
+    aware_at=86_400.0,
+    detected_at=0.0,
+    window_start=0.0,
+    window_end=172_800.0,
+)
+_NAMES = (
+    None,
+    "",
+    "Ann Lee",
+    "Zoë O'Brien-Ünal",
+    '<script>alert("x")</script> & co',
+    "Eve\r\nBcc: x@example.com",
+    "\ue000recipient.name\ue000 \ue000reference\ue000",  # our own stand-ins, as a name
+    "x" * 300,
+)
+
+
+def _full(
+    renderer: Renderer,
+    kind: str,
+    locale: str,
+    name: str | None,
+    categories: tuple[str, ...],
+    reference: str,
+    org: tuple[str | None, int | None],
+) -> Rendered:
+    context = notice_context(
+        kind=kind,
+        locale=renderer.locale_for(locale),
+        name=name,
+        categories=categories,
+        incident=_INCIDENT,
+        sender_name="Example Security",
+        contact_email="security@example.com",
+        reference=reference,
+        org_id=org[0],
+        members=org[1],
+    )
+    return renderer.render(kind, locale, context)
+
+
+@pytest.mark.parametrize("kind", ["user", "org_admin"])
+@pytest.mark.parametrize("locale", ["en", "fr", "fr-ca", "de"])
+def test_notice_texts_are_what_a_full_render_gives(kind: str, locale: str) -> None:
+    renderer = Renderer()
+    texts = NoticeTexts(renderer, _INCIDENT, "Example Security", "security@example.com")
+    org = ("org-1", 12) if kind == "org_admin" else (None, None)
+    for categories in (("user.contact.email", "user.name"), ("user.device",)):
+        for i, name in enumerate(_NAMES * 2):  # the second pass uses the cached variants
+            reference = f"SW-3-{i}" if i % 3 else "SW-<3>-&"
+            got = texts.render(
+                kind=kind,
+                locale=locale,
+                name=name,
+                categories=categories,
+                reference=reference,
+                org_id=org[0],
+                members=org[1],
+            )
+            want = _full(renderer, kind, locale, name, categories, reference, org)
+            assert got == want, (name, reference)
+
+
+def test_custom_templates_are_rendered_per_notice(tmp_path: Path) -> None:
+    # A stand-in for the name is 16 characters long: a cached variant checked on "Bob"
+    # would print a long name instead of "Long".
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "user.txt.j2").write_text(
+        "{% if recipient.name|length > 20 %}Long{% else %}{{ recipient.name }}{% endif %}"
+    )
+    renderer = Renderer(tmp_path)
+    texts = NoticeTexts(renderer, _INCIDENT, "Example Security", "security@example.com")
+    for name, expected in (("Bob", "Bob"), ("Annabelle Montgomery-Smith", "Long")):
+        got = texts.render(
+            kind="user", locale="en", name=name, categories=("user.name",), reference="SW-1-1"
+        )
+        assert got.text == expected

@@ -36,7 +36,7 @@ _TOKEN = re.compile(r"[\x21-\x7e]{1,200}\Z")  # one printable ASCII word: ids, r
 _LOCALE = re.compile(r"[A-Za-z0-9-]{1,35}\Z")
 _ASCII_ADDRESS = re.compile(r"[\x21-\x7e]{3,254}\Z")
 _MAX_LINE = 78  # where the email package would fold
-_B64_CHUNK = 57  # bytes per 76-character base64 line
+_B64_LINE = re.compile(rb".{1,76}", re.S)  # base64 has no newline; S is for clarity
 _CRLF = b"\r\n"
 
 
@@ -47,12 +47,10 @@ def _fold(name: str, value: object) -> bytes:
 
 
 def _base64(text: str) -> bytes:
-    """What ``set_content(text, charset='utf-8', cte='base64')`` puts in the part."""
+    """What ``set_content(text, charset='utf-8', cte='base64')`` puts in the part: the
+    whole body encoded at once, cut into 76-character lines by one regex call."""
     data = _CRLF.join(text.encode("utf-8").splitlines()) + _CRLF
-    return b"".join(
-        binascii.b2a_base64(data[i : i + _B64_CHUNK]).replace(b"\n", _CRLF)
-        for i in range(0, len(data), _B64_CHUNK)
-    )
+    return _CRLF.join(_B64_LINE.findall(binascii.b2a_base64(data, newline=False))) + _CRLF
 
 
 def _boundary() -> str:

@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+from markupsafe import escape
 
 from seawall.incident.model import Incident
 from seawall.notify.address import clean_name
@@ -122,6 +123,7 @@ class Renderer:
     """Renders notices from the shipped templates, or a custom folder searched first."""
 
     def __init__(self, templates: Path | None = None) -> None:
+        self.shipped_only = templates is None
         paths = [str(templates)] if templates is not None else []
         paths.append(str(SHIPPED))
         self._env = jinja2.Environment(
@@ -207,3 +209,127 @@ def _template_frame(tb: TracebackType | None, name: str) -> tuple[str, int | str
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+# Stand-ins for the two values that differ between the notices of one content variant.
+# Private-use characters: clean_name keeps them, HTML escaping leaves them alone.
+_NAME = "\ue000recipient.name\ue000"
+_REFERENCE = "\ue000reference\ue000"
+_SLOTS = re.compile(f"({_NAME}|{_REFERENCE})")
+_MAX_VARIANTS = 4096
+Parts = tuple[str | int, ...]  # literal text, or 0 (the name) / 1 (the reference)
+
+
+def _parts(text: str) -> Parts:
+    pieces = _SLOTS.split(text)
+    return tuple({_NAME: 0, _REFERENCE: 1}.get(p, p) if i % 2 else p for i, p in enumerate(pieces))
+
+
+def _fill(parts: Parts, name: str, reference: str) -> str:
+    values = (name, reference)
+    return "".join([values[p] if isinstance(p, int) else p for p in parts])
+
+
+def _filled(variant: tuple[str, Parts, Parts], name: str, reference: str) -> Rendered:
+    """A variant with the stand-ins replaced (escaped in the HTML part, as autoescape does)."""
+    subject, text, html = variant
+    return Rendered(
+        subject=subject,
+        text=_fill(text, name, reference),
+        html=_fill(html, str(escape(name)), str(escape(reference))),
+    )
+
+
+class NoticeTexts:
+    """The texts of one run's notices, each content variant rendered once.
+
+    The notices of a campaign differ by kind, locale, categories and (org admins) org
+    and member count, and within one such variant only by the reader's name and the
+    notice's reference. The first notice of a variant is rendered with stand-ins for
+    those two values and checked against a full render of itself; later notices of the
+    variant get the stand-ins replaced (the name HTML-escaped in the HTML part, as
+    autoescape does). Only the shipped templates are treated so, because they use both
+    values verbatim; a custom template folder may do anything with them (a filter, a
+    test on the name), so each of its notices is rendered in full. A variant whose
+    check fails, or whose subject holds either value, is rendered in full as well.
+    """
+
+    def __init__(
+        self, renderer: Renderer, incident: Incident, sender_name: str, contact_email: str
+    ) -> None:
+        self._renderer, self._incident = renderer, incident
+        self._sender_name, self._contact = sender_name, contact_email
+        self._variants: dict[tuple[object, ...], tuple[str, Parts, Parts] | None] = {}
+
+    def render(
+        self,
+        *,
+        kind: str,
+        locale: str,
+        name: str | None,
+        categories: tuple[str, ...],
+        reference: str,
+        org_id: str | None = None,
+        members: int | None = None,
+    ) -> Rendered:
+        """What ``Renderer.render`` gives for this notice's full context."""
+        loc = self._renderer.locale_for(locale)
+        clean = clean_name(name)
+        if not self._renderer.shipped_only:
+            return self._full(kind, loc, clean, categories, reference, org_id, members)
+        key = (kind, loc, categories, org_id, members, bool(clean))
+        if key in self._variants:
+            variant = self._variants[key]
+        else:
+            variant = self._variant(kind, loc, clean, categories, reference, org_id, members)
+            if len(self._variants) >= _MAX_VARIANTS:
+                self._variants.clear()
+            self._variants[key] = variant
+        if variant is None:
+            return self._full(kind, loc, clean, categories, reference, org_id, members)
+        return _filled(variant, clean, reference)
+
+    def _variant(
+        self,
+        kind: str,
+        loc: str,
+        name: str,
+        categories: tuple[str, ...],
+        reference: str,
+        org_id: str | None,
+        members: int | None,
+    ) -> tuple[str, Parts, Parts] | None:
+        stand_in = self._full(
+            kind, loc, _NAME if name else "", categories, _REFERENCE, org_id, members
+        )
+        if _SLOTS.search(stand_in.subject):
+            return None
+        variant = (stand_in.subject, _parts(stand_in.text), _parts(stand_in.html))
+        full = self._full(kind, loc, name, categories, reference, org_id, members)
+        if _filled(variant, name, reference) != full:
+            return None
+        return variant
+
+    def _full(
+        self,
+        kind: str,
+        loc: str,
+        name: str,
+        categories: tuple[str, ...],
+        reference: str,
+        org_id: str | None,
+        members: int | None,
+    ) -> Rendered:
+        context = notice_context(
+            kind=kind,
+            locale=loc,
+            name=name,
+            categories=categories,
+            incident=self._incident,
+            sender_name=self._sender_name,
+            contact_email=self._contact,
+            reference=reference,
+            org_id=org_id,
+            members=members,
+        )
+        return self._renderer.render(kind, loc, context)

@@ -36,7 +36,7 @@ from seawall.notify.claims import Claimer
 from seawall.notify.errors import NotifyError
 from seawall.notify.message import MessageBuilder
 from seawall.notify.model import Campaign, Notice, Outcome
-from seawall.notify.render import Renderer, notice_context
+from seawall.notify.render import NoticeTexts, Renderer
 from seawall.notify.smtp import RateLimiter, SmtpConnection
 from seawall.notify.store import NotifyStore
 from seawall.notify.suppression import SuppressionList
@@ -163,6 +163,9 @@ class _Run:
         self.incident = incident.get(campaign.incident)
         self.limiter = RateLimiter(options.rate, burst=options.concurrency)
         self.messages = MessageBuilder(sender)
+        self.texts = NoticeTexts(
+            renderer, self.incident, sender.display_name or sender.addr_spec, contact
+        )
         self.progress = progress
         self.lock = threading.Lock()
         self.claims = Claimer(store, campaign.id, self.message_id)
@@ -220,25 +223,21 @@ class _Run:
         if notice.user_id in self.suppressed:
             return Outcome(notice.id, "suppressed", "suppressed")
         reference = f"SW-{self.campaign.id}-{notice.id}"
-        context = notice_context(
+        rendered = self.texts.render(
             kind=notice.kind,
-            locale=self.renderer.locale_for(notice.locale),
+            locale=notice.locale,
             name=person.name,
             categories=notice.categories,
-            incident=self.incident,
-            sender_name=self.sender.display_name or self.sender.addr_spec,
-            contact_email=self.contact,
             reference=reference,
             org_id=notice.org_id,
             members=notice.members,
         )
-        rendered = self.renderer.render(notice.kind, notice.locale, context)
         msg = self.messages.build(
             to_name=person.name,
             to_address=address,
             rendered=rendered,
             message_id=notice.message_id or self.message_id(),
-            locale=context["locale"],
+            locale=self.renderer.locale_for(notice.locale),
             reference=reference,
         )
         self.limiter.acquire()
