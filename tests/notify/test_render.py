@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -9,11 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seawall.incident.model import Incident
 from seawall.notify.address import check_address, clean_name, parse_sender
 from seawall.notify.errors import TemplateError
 from seawall.notify.phrases import sentence
-from seawall.notify.render import NoticeTexts, Rendered, Renderer, notice_context, sample_context
+from seawall.notify.render import (
+    NoticeTexts,
+    Rendered,
+    Renderer,
+    notice_context,
+    sample_context,
+    sample_incident,
+)
 from seawall.notify.smtp import build_message
 
 HEADINGS = {
@@ -170,17 +177,8 @@ def test_no_name_can_break_the_message(name: str) -> None:
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
 
 
-_INCIDENT = Incident(
-    id=7,
-    vendor="Acme <Analytics> & Co",
-    title="t",
-    trigger="manual",
-    status="open",
-    opened_at=0.0,
-    aware_at=86_400.0,
-    detected_at=0.0,
-    window_start=0.0,
-    window_end=172_800.0,
+_INCIDENT = replace(
+    sample_incident(), id=7, vendor="Acme <Analytics> & Co", aware_at=86_400.0, window_end=2e5
 )
 _NAMES = (
     None,

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from markupsafe import escape
@@ -91,9 +91,9 @@ def notice_context(
     }
 
 
-def sample_context(kind: str, locale: str) -> dict[str, Any]:
-    """A full context with made-up values, to render-check templates before sending."""
-    incident = Incident(
+def sample_incident() -> Incident:
+    """An incident with made-up values (every date set), for checks and tests."""
+    return Incident(
         id=0,
         vendor="vendor",
         title="check",
@@ -105,6 +105,11 @@ def sample_context(kind: str, locale: str) -> dict[str, Any]:
         window_start=0.0,
         window_end=0.0,
     )
+
+
+def sample_context(kind: str, locale: str) -> dict[str, Any]:
+    """A full context with made-up values, to render-check templates before sending."""
+    incident = sample_incident()
     return notice_context(
         kind=kind,
         locale=locale,
@@ -230,6 +235,18 @@ def _fill(parts: Parts, name: str, reference: str) -> str:
     return "".join([values[p] if isinstance(p, int) else p for p in parts])
 
 
+class _Values(NamedTuple):
+    """What one notice's text depends on (the locale resolved, the name cleaned)."""
+
+    kind: str
+    locale: str
+    name: str
+    categories: tuple[str, ...]
+    reference: str
+    org_id: str | None
+    members: int | None
+
+
 def _filled(variant: tuple[str, Parts, Parts], name: str, reference: str) -> Rendered:
     """A variant with the stand-ins replaced (escaped in the HTML part, as autoescape does)."""
     subject, text, html = variant
@@ -274,62 +291,41 @@ class NoticeTexts:
     ) -> Rendered:
         """What ``Renderer.render`` gives for this notice's full context."""
         loc = self._renderer.locale_for(locale)
-        clean = clean_name(name)
+        n = _Values(kind, loc, clean_name(name), categories, reference, org_id, members)
         if not self._renderer.shipped_only:
-            return self._full(kind, loc, clean, categories, reference, org_id, members)
-        key = (kind, loc, categories, org_id, members, bool(clean))
+            return self._full(n)
+        key = (kind, loc, categories, org_id, members, bool(n.name))
         if key in self._variants:
             variant = self._variants[key]
         else:
-            variant = self._variant(kind, loc, clean, categories, reference, org_id, members)
+            variant = self._variant(n)
             if len(self._variants) >= _MAX_VARIANTS:
                 self._variants.clear()
             self._variants[key] = variant
         if variant is None:
-            return self._full(kind, loc, clean, categories, reference, org_id, members)
-        return _filled(variant, clean, reference)
+            return self._full(n)
+        return _filled(variant, n.name, reference)
 
-    def _variant(
-        self,
-        kind: str,
-        loc: str,
-        name: str,
-        categories: tuple[str, ...],
-        reference: str,
-        org_id: str | None,
-        members: int | None,
-    ) -> tuple[str, Parts, Parts] | None:
-        stand_in = self._full(
-            kind, loc, _NAME if name else "", categories, _REFERENCE, org_id, members
-        )
+    def _variant(self, n: _Values) -> tuple[str, Parts, Parts] | None:
+        stand_in = self._full(n._replace(name=_NAME if n.name else "", reference=_REFERENCE))
         if _SLOTS.search(stand_in.subject):
             return None
         variant = (stand_in.subject, _parts(stand_in.text), _parts(stand_in.html))
-        full = self._full(kind, loc, name, categories, reference, org_id, members)
-        if _filled(variant, name, reference) != full:
+        if _filled(variant, n.name, n.reference) != self._full(n):
             return None
         return variant
 
-    def _full(
-        self,
-        kind: str,
-        loc: str,
-        name: str,
-        categories: tuple[str, ...],
-        reference: str,
-        org_id: str | None,
-        members: int | None,
-    ) -> Rendered:
+    def _full(self, n: _Values) -> Rendered:
         context = notice_context(
-            kind=kind,
-            locale=loc,
-            name=name,
-            categories=categories,
+            kind=n.kind,
+            locale=n.locale,
+            name=n.name,
+            categories=n.categories,
             incident=self._incident,
             sender_name=self._sender_name,
             contact_email=self._contact,
-            reference=reference,
-            org_id=org_id,
-            members=members,
+            reference=n.reference,
+            org_id=n.org_id,
+            members=n.members,
         )
-        return self._renderer.render(kind, loc, context)
+        return self._renderer.render(n.kind, n.locale, context)
