@@ -180,3 +180,26 @@ def test_health_ready_metrics(stack: Stack) -> None:
     assert "seawall_events_received" in httpx.get(f"{stack.url}/metrics").text
     assert httpx.get(f"{stack.url}/flags/").json() == {"flags": {}}
     assert httpx.post(f"{stack.url}/record/").status_code == 403
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and line.split("}")[0][len(name) + 1 :] == want:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_dropped_fields_are_counted_per_vendor_and_category(stack: Stack) -> None:
+    """Events of one shape share their drops; an event whose kept field had to be
+    dropped (an address the policy cannot make safe) counts it too."""
+    mp = _mixpanel(stack)
+    for i in range(3):
+        mp.track(f"user-{i}", "Viewed", {"$email": f"u{i}@example.com", "$city": "Paris"})
+    # scrub_url cannot keep a URL whose host is an IP address: that field is dropped too
+    mp.track("user-9", "Viewed", {"$email": "u9@example.com", "$current_url": "http://10.0.0.1/x"})
+    text = httpx.get(f"{stack.url}/metrics").text
+    drops = "seawall_policy_drops_total"
+    assert _metric(text, drops, vendor="mixpanel", category="user.contact.email") == 4
+    assert _metric(text, drops, vendor="mixpanel", category="user.contact.address.city") == 3
+    assert _metric(text, drops, vendor="mixpanel", category="user.behavior.browsing_history") == 1

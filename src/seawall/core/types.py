@@ -20,6 +20,7 @@ Policies never see raw HTTP: the client IP, user agent and page URL arrive in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -81,7 +82,8 @@ class Disclosure:
     event: Event
     fields: dict[str, JSONValue]
     sent: list[SentField]
-    dropped: list[tuple[str, str]] = field(default_factory=list)  # (field, category)
+    # (field, category); often the policy's shared tuple for the event's shape: read only
+    dropped: Sequence[tuple[str, str]] = field(default_factory=list)
     # The vendor's idempotency key ($insert_id / messageId): keyed per vendor, so an
     # SDK-made id never reaches the vendor as is. Empty only outside the policy engine.
     dedupe_key: str = ""

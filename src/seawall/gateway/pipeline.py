@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
 
 from sqlalchemy import Connection
 
@@ -62,7 +59,9 @@ class Pipeline:
         out = Minimised()
         per_vendor: dict[str, list[WireMessage]] = {}
         disclosures: list[Disclosure] = []
-        drops: dict[str, list[list[tuple[str, str]]]] = {}
+        # per vendor: each distinct dropped-fields sequence (mostly a plan's shared
+        # tuple, held here so its id stays unique) and how many disclosures share it
+        drops: dict[str, dict[int, tuple[Sequence[tuple[str, str]], list[int]]]] = {}
         vendors_cfg = self.config.vendors
         policies = self.policies
         for event in events:
@@ -83,11 +82,19 @@ class Pipeline:
                 if sent is None:
                     sent = per_vendor[vendor] = []
                 sent.extend(messages)
-                if disclosure.dropped:
-                    drops.setdefault(vendor, []).append(disclosure.dropped)
-        for vendor, lists in drops.items():
-            # counted in C: about fifteen dropped fields an event, two vendors
-            counts = Counter(map(itemgetter(1), chain.from_iterable(lists)))
+                dropped = disclosure.dropped
+                if dropped:
+                    seen = drops.setdefault(vendor, {})
+                    entry = seen.get(id(dropped))
+                    if entry is None:
+                        seen[id(dropped)] = (dropped, [1])
+                    else:
+                        entry[1][0] += 1
+        for vendor, seen in drops.items():
+            counts: dict[str, int] = {}
+            for dropped, (times,) in seen.values():
+                for _field, category in dropped:
+                    counts[category] = counts.get(category, 0) + times
             for category, count in counts.items():
                 self.metrics.policy_drops.labels(vendor, category).inc(count)
         out.rows = [(v, msgs) for v, msgs in per_vendor.items() if msgs]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import translate
 
@@ -282,9 +282,11 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
             kept = (*kept, (ip_path, ip_decision))
     known = known_texts(plan.remember, values) if plan.remember else ()
     ctx = ApplyContext(list(known), values) if known else _NO_KNOWN
-    dropped = list(plan.dropped)
+    # The plan's own tuple when this event drops nothing more (the common case): the
+    # pipeline then counts drops per plan, not per field.
+    dropped: Sequence[tuple[str, str]] = plan.dropped
     if context_ip and len(kept) == len(plan.kept):
-        dropped.append((ip_path, IP_CATEGORY))
+        dropped = [*plan.dropped, (ip_path, IP_CATEGORY)]
     # Every output as if no value had been removed elsewhere (cached per value); then one
     # check over all of them for the removed values. Only when it finds something are
     # the suspicious fields recomputed with them, or dropped (_apply_checked).
@@ -303,7 +305,7 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
         else:
             out = _operate(value, decision, ctx, policy)[0]
         if out is _DROPPED:
-            dropped.append((path, decision.category))
+            dropped = [*dropped, (path, decision.category)]
             continue
         fields[path] = out
         sent.append(_sent(SentField, (path, decision.category, out)))
