@@ -304,6 +304,8 @@ def main() -> None:
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     met = sum(1 for x in headline if x >= 500)
     sent_ok = f"met in {met} of {len(headline)} round(s)" if met else "**not met**"
+    if not headline:
+        sent_ok = "not measured"
     plan_ok = (
         "not measured"
         if planned is None
