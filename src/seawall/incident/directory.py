@@ -192,7 +192,7 @@ def stage_people(con: Any, people: Iterable[Person]) -> int:
 
 
 def _stage_csv(con: Any, path: Path) -> int:
-    from seawall.incident.keyed import TRIM_SQL
+    from seawall.incident.keyed import trim_sql
     from seawall.incident.leaked import _lit, _q, _x
 
     src = f"read_csv({_lit(str(path))}, all_varchar=true, header=true, auto_detect=false, "
@@ -204,7 +204,7 @@ def _stage_csv(con: Any, path: Path) -> int:
     cols = ", ".join(f"{_q(h)}: 'VARCHAR'" for h in header)
     parts = []
     for c in COLUMNS:
-        value = f"nullif(trim({_q(names[c])}, {TRIM_SQL}), '')" if c in names else "NULL"
+        value = f"nullif({trim_sql(_q(names[c]))}, '')" if c in names else "NULL"
         parts.append(f"upper({value}) AS country" if c == "country" else f"{value} AS {c}")
     _x(
         con,
@@ -215,17 +215,23 @@ def _stage_csv(con: Any, path: Path) -> int:
 
 
 def _dedupe(con: Any, raw: str) -> int:
+    """``people`` from ``raw``: rows with a user id, the last one of a repeated id (the
+    window that picks it runs only when some id repeats)."""
     from seawall.incident.leaked import _x
 
-    _x(
-        con,
-        f"CREATE OR REPLACE TEMP TABLE {raw}_n AS SELECT row_number() OVER () AS n, * FROM {raw}",
-    )
-    _x(
-        con,
-        f"""CREATE OR REPLACE TEMP TABLE people ({_STAGED}) ;
-        INSERT INTO people SELECT {", ".join(COLUMNS)} FROM {raw}_n WHERE user_id IS NOT NULL
-        QUALIFY n = max(n) OVER (PARTITION BY user_id)""",
-    )
-    _x(con, f"DROP TABLE {raw}; DROP TABLE {raw}_n")
+    cols = ", ".join(COLUMNS)
+    (repeats,) = con.execute(
+        f"SELECT count(user_id) - count(DISTINCT user_id) FROM {raw}"
+    ).fetchall()[0]
+    _x(con, f"CREATE OR REPLACE TEMP TABLE people ({_STAGED})")
+    if repeats:
+        _x(
+            con,
+            f"""INSERT INTO people SELECT {cols} FROM (
+              SELECT row_number() OVER () AS n, * FROM {raw}) WHERE user_id IS NOT NULL
+            QUALIFY n = max(n) OVER (PARTITION BY user_id)""",
+        )
+    else:
+        _x(con, f"INSERT INTO people SELECT {cols} FROM {raw} WHERE user_id IS NOT NULL")
+    _x(con, f"DROP TABLE {raw}")
     return int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])

@@ -63,21 +63,26 @@ def load_chunks(
     chunks: Iterable[Sequence[Sequence[Any]]],
 ) -> int:
     """``load_columns`` for rows that already come in chunks (a cursor's fetchmany)."""
-    import numpy as np
-
     cols = ", ".join(f"{n} {t}" for n, t in zip(names, types, strict=True))
     _x(con, f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
     total = 0
     for chunk in chunks:
-        arrays = {
-            n: np.array(c, dtype=object)
-            for n, c in zip(names, zip(*chunk, strict=True), strict=True)
-        }
+        columns = zip(*chunk, strict=True)
+        arrays = {n: _objects(c) for n, c in zip(names, columns, strict=True)}
         con.register("sw_chunk", arrays)
         _x(con, f"INSERT INTO {table} SELECT {', '.join(names)} FROM sw_chunk")
         con.unregister("sw_chunk")
         total += len(chunk)
     return total
+
+
+def _objects(values: Sequence[Any]) -> Any:
+    """A one-dimensional object array (``np.array`` would make lists a second axis)."""
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
@@ -118,63 +123,86 @@ def stage_fingerprints(con: Any, ledger_key: bytes, canary_user_ids: Iterable[st
     )
 
 
-def _normalise_sets(con: Any, source: str, column: str, cats: dict[str, str] | None) -> None:
-    """``{column}_n``: for each distinct raw joined set in ``source``.``column``, the set
-    sorted and deduplicated, its categories (when ``cats``) and whether it names an org."""
+class _Strings:
+    """Sorted, FIELD_SEP-joined lists by small integer id (0 is the empty list): DuckDB
+    carries ids through the joins, and the strings are joined in once, when written."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {"": 0}
+
+    def id(self, items: Iterable[str]) -> int:
+        text = SEP.join(sorted(set(items)))
+        return self.ids.setdefault(text, len(self.ids))
+
+    def texts(self) -> list[str]:
+        """Every list so far, by id."""
+        return list(self.ids)
+
+    def stage(self, con: Any) -> None:
+        load_columns(
+            con, "strs", ("id", "s"), ("INTEGER", "VARCHAR"), [(i, t) for t, i in self.ids.items()]
+        )
+
+
+def _raw_ids(con: Any, source: str, column: str, table: str) -> list[str]:
+    """``table(raw, rid)``: an id for each distinct value of ``source``.``column``."""
     raws = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM {source}").fetchall()]
-    rows = []
-    for raw in raws:
-        items = sorted(set(_split(raw)))
-        cat = sorted({cats.get(f, "unknown") for f in items}) if cats is not None else []
-        rows.append((raw, SEP.join(items), SEP.join(cat), not ORG_FIELDS.isdisjoint(items)))
     load_columns(
-        con,
-        f"{column}_n",
-        ("raw", "items", "cats", "has_org"),
-        ("VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"),
-        rows,
+        con, table, ("raw", "rid"), ("VARCHAR", "INTEGER"), [(r, i) for i, r in enumerate(raws)]
     )
+    return raws
 
 
 def build_scope(con: Any, categories: dict[str, str]) -> dict[str, object]:
-    """Exposures into table ``ex`` from ``led``/``links``/``sorg`` (the ledger, see
-    ``ledger_query.stage_ledger``), the directory tables and ``hits``; the summary."""
+    """Exposures as view ``ex`` from ``led``/``links``/``sorg`` (the ledger, see
+    ``ledger_query.stage_ledger``), the directory tables and ``hits``; the summary.
+
+    Field sets travel as small integers: a million rows of 150-character strings,
+    copied through five joins, made DuckDB spill at its memory limit."""
+    strs = _Strings()
+    raws = _raw_ids(con, "led", "fields", "led_fs")
     # One row per person: a subject stitched to a user is folded into the user's row.
     _x(
         con,
         """CREATE OR REPLACE TEMP TABLE person AS
         SELECT coalesce(k.person, l.subject) AS subject,
           max(CASE WHEN k.person IS NULL THEN l.kind ELSE k.pkind END) AS kind,
-          string_agg(l.fields, chr(31)) AS raw, min(l.first_seen) AS first_seen,
+          list_sort(list_distinct(list(r.rid))) AS rids, min(l.first_seen) AS first_seen,
           max(l.last_seen) AS last_seen
-        FROM led l LEFT JOIN links k ON k.alias = l.subject GROUP BY 1""",
+        FROM led l JOIN led_fs r ON r.raw = l.fields
+        LEFT JOIN links k ON k.alias = l.subject GROUP BY 1""",
     )
-    _normalise_sets(con, "person", "raw", categories)
-    _x(
+    _x(con, "DROP TABLE led")
+    rows = []
+    for (rids,) in con.execute("SELECT DISTINCT rids FROM person").fetchall():
+        fields = {f for rid in rids for f in _split(raws[rid])}
+        cats = {categories.get(f, "unknown") for f in fields}
+        rows.append((rids, strs.id(fields), strs.id(cats), not ORG_FIELDS.isdisjoint(fields)))
+    load_columns(
         con,
-        """CREATE OR REPLACE TEMP TABLE porg AS
-        SELECT DISTINCT coalesce(k.person, s.subject) AS subject, o.org_id
-        FROM sorg s LEFT JOIN links k ON k.alias = s.subject JOIN orgfp o ON o.fp = s.org""",
+        "pset",
+        ("rids", "sid", "cid", "has_org"),
+        ("INTEGER[]", "INTEGER", "INTEGER", "BOOLEAN"),
+        rows,
     )
     _x(
         con,
         """CREATE OR REPLACE TEMP TABLE lex AS
         SELECT p.subject, coalesce(c.user_id, d.user_id) AS user_id,
           c.user_id IS NOT NULL AS canary, d.user_id IS NOT NULL AS in_dir, p.kind,
-          f.items AS fields, f.cats, f.has_org, p.first_seen, p.last_seen
-        FROM person p JOIN raw_n f ON f.raw IS NOT DISTINCT FROM p.raw
+          f.sid, f.cid, f.has_org, p.first_seen, p.last_seen
+        FROM person p JOIN pset f ON f.rids = p.rids
         LEFT JOIN canary c ON c.fp = p.subject LEFT JOIN dir d ON d.fp = p.subject""",
     )
-    # The file side, one row per subject.
+    _x(con, "DROP TABLE person")
     _x(
         con,
-        """CREATE OR REPLACE TEMP TABLE hs AS
-        SELECT subject, min(user_id) AS user_id, bool_or(canary) AS canary,
-          string_agg(ff, chr(31)) AS ff, string_agg(hc, chr(31)) AS hc
-        FROM hits GROUP BY subject""",
+        """CREATE OR REPLACE TEMP TABLE porg AS
+        SELECT DISTINCT coalesce(k.person, s.subject) AS subject, o.org_id
+        FROM sorg s LEFT JOIN links k ON k.alias = s.subject JOIN orgfp o ON o.fp = s.org""",
     )
-    _normalise_sets(con, "hs", "ff", None)
-    _normalise_sets(con, "hs", "hc", None)
+    _x(con, "DROP TABLE sorg")
+    _file_side(con, strs)
     _x(
         con,
         """CREATE OR REPLACE TEMP TABLE j AS
@@ -184,13 +212,11 @@ def build_scope(con: Any, categories: dict[str, str]) -> dict[str, object]:
           CASE WHEN l.subject IS NULL THEN h.canary ELSE l.canary END AS canary,
           CASE WHEN l.subject IS NULL THEN 'file' WHEN h.subject IS NULL THEN 'ledger'
                ELSE 'both' END AS provenance,
-          coalesce(l.fields, '') AS fields, coalesce(l.cats, '') AS lc,
-          coalesce(hc.items, '') AS hc, coalesce(ff.items, '') AS file_fields,
-          coalesce(l.has_org, false) OR coalesce(ff.has_org, false) AS has_org,
+          coalesce(l.sid, 0) AS sid, coalesce(l.cid, 0) AS lc, coalesce(h.hc, 0) AS hc,
+          coalesce(h.ff, 0) AS ff,
+          coalesce(l.has_org, false) OR coalesce(h.has_org, false) AS has_org,
           l.first_seen, l.last_seen
-        FROM lex l FULL OUTER JOIN hs h ON h.subject = l.subject
-        LEFT JOIN ff_n ff ON ff.raw IS NOT DISTINCT FROM h.ff
-        LEFT JOIN hc_n hc ON hc.raw IS NOT DISTINCT FROM h.hc""",
+        FROM lex l FULL OUTER JOIN hs h ON h.subject = l.subject""",
     )
     _x(
         con,
@@ -198,7 +224,8 @@ def build_scope(con: Any, categories: dict[str, str]) -> dict[str, object]:
         SELECT j.*, d.role, d.org_id AS dir_org
         FROM j LEFT JOIN people d ON d.user_id = j.person""",
     )
-    _tiers(con)
+    _x(con, "DROP TABLE j")
+    _tiers(con, strs)
     # Org ids: the ledger's (named through the directory's orgs) and the directory's own
     # for a person the ledger knows; the directory's alone for a file-only person.
     _x(
@@ -212,38 +239,82 @@ def build_scope(con: Any, categories: dict[str, str]) -> dict[str, object]:
     )
     _x(
         con,
-        """CREATE OR REPLACE TEMP TABLE ex AS
-        SELECT lower(hex(j2.subject)) AS subject, j2.user_id,
+        """CREATE OR REPLACE TEMP TABLE jt AS
+        SELECT j2.subject, j2.user_id, j2.canary, j2.provenance, j2.sid, t.cid, t.tier,
+          j2.ff, j2.first_seen, j2.last_seen,
           CASE WHEN j2.provenance = 'file' THEN coalesce(j2.dir_org, '')
-               ELSE coalesce(eorg.o, '') END AS org_ids,
-          t.categories, j2.fields, j2.provenance, t.tier AS risk_tier, j2.first_seen,
-          j2.last_seen, j2.canary, j2.file_fields
+               ELSE coalesce(eorg.o, '') END AS org_ids
         FROM j2 JOIN tiers t ON t.lc = j2.lc AND t.hc = j2.hc AND t.has_org = j2.has_org
           AND t.role IS NOT DISTINCT FROM j2.role
         LEFT JOIN eorg ON eorg.subject = j2.subject""",
     )
-    return _summary(con)
+    _x(con, "DROP TABLE j2; DROP TABLE eorg; DROP TABLE porg")
+    strs.stage(con)
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP VIEW ex AS
+        SELECT lower(hex(jt.subject)) AS subject, jt.user_id, jt.org_ids,
+          c.s AS categories, f.s AS fields, jt.provenance, jt.tier AS risk_tier,
+          jt.first_seen, jt.last_seen, jt.canary, ff.s AS file_fields
+        FROM jt JOIN strs c ON c.id = jt.cid JOIN strs f ON f.id = jt.sid
+        JOIN strs ff ON ff.id = jt.ff""",
+    )
+    return _summary(con, strs)
 
 
-def _tiers(con: Any) -> None:
+def _file_side(con: Any, strs: _Strings) -> None:
+    """``hs``: the file's hits, one row per subject, with ids of their file fields
+    (``ff``) and categories (``hc``) and whether the fields name an org."""
+    ffs = _raw_ids(con, "hits", "ff", "hit_ff")
+    hcs = _raw_ids(con, "hits", "hc", "hit_hc")
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE hs0 AS
+        SELECT h.subject, min(h.user_id) AS user_id, bool_or(h.canary) AS canary,
+          list_sort(list_distinct(list(f.rid))) AS fr, list_sort(list_distinct(list(c.rid))) AS cr
+        FROM hits h JOIN hit_ff f ON f.raw = h.ff JOIN hit_hc c ON c.raw = h.hc
+        GROUP BY h.subject""",
+    )
+    rows = []
+    for fr, cr in con.execute("SELECT DISTINCT fr, cr FROM hs0").fetchall():
+        fields = {f for rid in fr for f in _split(ffs[rid])}
+        cats = {c for rid in cr for c in _split(hcs[rid])}
+        rows.append((fr, cr, strs.id(fields), strs.id(cats), not ORG_FIELDS.isdisjoint(fields)))
+    load_columns(
+        con,
+        "hset",
+        ("fr", "cr", "ff", "hc", "has_org"),
+        ("INTEGER[]", "INTEGER[]", "INTEGER", "INTEGER", "BOOLEAN"),
+        rows,
+    )
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE hs AS
+        SELECT h.subject, h.user_id, h.canary, s.ff, s.hc, s.has_org
+        FROM hs0 h JOIN hset s ON s.fr = h.fr AND s.cr = h.cr""",
+    )
+
+
+def _tiers(con: Any, strs: _Strings) -> None:
     """The categories and risk tier of each distinct (ledger categories, file
     categories, org shown, directory role), computed once each."""
-    combos = con.execute("SELECT DISTINCT lc, hc, has_org, role FROM j2").fetchall()
+    texts = strs.texts()
     rows = []
+    combos = con.execute("SELECT DISTINCT lc, hc, has_org, role FROM j2").fetchall()
     for lc, hc, has_org, role in combos:
-        cats = sorted({*_split(lc), *_split(hc)})
-        tier, _ = risk_tier(cats, has_org=bool(has_org), role=role)
-        rows.append((lc, hc, has_org, role, SEP.join(cats), tier))
+        cats = {*_split(texts[lc]), *_split(texts[hc])}
+        tier, _ = risk_tier(sorted(cats), has_org=bool(has_org), role=role)
+        rows.append((lc, hc, has_org, role, strs.id(cats), tier))
     load_columns(
         con,
         "tiers",
-        ("lc", "hc", "has_org", "role", "categories", "tier"),
-        ("VARCHAR", "VARCHAR", "BOOLEAN", "VARCHAR", "VARCHAR", "VARCHAR"),
+        ("lc", "hc", "has_org", "role", "cid", "tier"),
+        ("INTEGER", "INTEGER", "BOOLEAN", "VARCHAR", "INTEGER", "VARCHAR"),
         rows,
     )
 
 
-def _summary(con: Any) -> dict[str, object]:
+def _summary(con: Any, strs: _Strings) -> dict[str, object]:
     """The counts ``incident scope --json`` prints; canaries are counted apart. A
     million people share a few hundred (categories, tier, provenance) keys and org
     lists: count those in DuckDB, then spread them here."""
@@ -251,10 +322,12 @@ def _summary(con: Any) -> dict[str, object]:
     combos: Counter[str] = Counter()
     tiers: Counter[str] = Counter({"high": 0, "medium": 0, "low": 0})
     provenance: Counter[str] = Counter({"ledger": 0, "file": 0, "both": 0})
-    for cats, tier, prov, n in con.execute(
-        "SELECT categories, risk_tier, provenance, count(*) FROM ex WHERE NOT canary "
+    texts = strs.texts()
+    for cid, tier, prov, n in con.execute(
+        "SELECT cid, tier, provenance, count(*) FROM jt WHERE NOT canary "
         "GROUP BY ALL ORDER BY 1, 2, 3"
     ).fetchall():
+        cats = texts[cid]
         for c in _split(cats):
             categories[c] += n
         combos[cats.replace(SEP, "+") or "(none)"] += n
@@ -262,18 +335,18 @@ def _summary(con: Any) -> dict[str, object]:
         provenance[prov] += n
     orgs: Counter[str] = Counter()
     for ids, n in con.execute(
-        "SELECT org_ids, count(*) FROM ex WHERE NOT canary AND org_ids <> '' GROUP BY 1 ORDER BY 1"
+        "SELECT org_ids, count(*) FROM jt WHERE NOT canary AND org_ids <> '' GROUP BY 1 ORDER BY 1"
     ).fetchall():
         for o in _split(ids):
             orgs[o] += n
     real, named, in_dir, canaries = con.execute(
-        """SELECT count(*) FILTER (NOT canary), count(ex.user_id) FILTER (NOT canary),
+        """SELECT count(*) FILTER (NOT canary), count(jt.user_id) FILTER (NOT canary),
           count(d.user_id) FILTER (NOT canary), count(*) FILTER (canary)
-        FROM ex LEFT JOIN people d ON d.user_id = ex.user_id"""
+        FROM jt LEFT JOIN people d ON d.user_id = jt.user_id"""
     ).fetchall()[0]
     countries = con.execute(
-        """SELECT coalesce(d.country, 'unknown'), count(*) FROM ex
-        JOIN people d ON d.user_id = ex.user_id WHERE NOT ex.canary GROUP BY 1 ORDER BY 2 DESC, 1"""
+        """SELECT coalesce(d.country, 'unknown'), count(*) FROM jt
+        JOIN people d ON d.user_id = jt.user_id WHERE NOT jt.canary GROUP BY 1 ORDER BY 2 DESC, 1"""
     ).fetchall()
     # Users the ledger knows but the directory cannot name (canaries aside).
     unnamed_users, canary_users = con.execute(

@@ -30,10 +30,10 @@ from typing import Any
 from seawall.incident.directory import Person
 from seawall.incident.frame import SEP, connect, load_columns
 from seawall.incident.keyed import (
-    TRIM_SQL,
     fingerprint_params,
     fingerprint_sql,
     py_norm,
+    trim_sql,
 )
 from seawall.incident.leaked import LeakedFile, _lit, _q, _x, load_leaked
 from seawall.incident.scope import FileHit
@@ -43,7 +43,6 @@ ID_NAMES = frozenset(
     {"userid", "user", "uid", "distinctid", "id", "anonymousid", "customerid", "accountid"}
 )
 _ID_PRIORITY = ("userid", "user", "uid", "customerid", "accountid", "id", "distinctid")
-_TRIM = TRIM_SQL
 LINES_SHOWN = 1000
 FINGERPRINT_CAP = 200_000
 
@@ -112,7 +111,7 @@ class MatchResult:
 def _norm_sql(expr: str) -> str:
     return (
         f"CASE WHEN {expr} IS NULL OR trim({expr}) = '' THEN NULL "
-        f"WHEN regexp_full_match({expr}, '[\\x00-\\x7F]*') THEN lower(trim({expr}, {_TRIM})) "
+        f"WHEN regexp_full_match({expr}, '[\\x00-\\x7F]*') THEN lower({trim_sql(expr)}) "
         f"ELSE sw_norm({expr}) END"
     )
 

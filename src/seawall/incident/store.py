@@ -472,7 +472,6 @@ class IncidentStore:
 
 
 _TYPES = ("VARCHAR",) * 7 + ("DOUBLE", "DOUBLE", "BOOLEAN", "VARCHAR")
-_PART_ROWS = 1_000_000
 
 
 def _exposures(rows: Sequence[Any], lists: Callable[[str], tuple[str, ...]]) -> list[Exposure]:
@@ -521,16 +520,19 @@ def _stage_exposures(con: Any, exposures: Sequence[Exposure]) -> None:
 
 
 def _parquet_parts(con: Any, table: str) -> builtins.list[tuple[int, bytes]]:
-    """``table`` as Parquet files of up to a million rows each, by subject: (rows, bytes)."""
-    total = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # noqa: S608
+    """``table`` as Parquet files of up to ~256 MB each: (rows, bytes). Not sorted:
+    sorting a million rows by subject cost as much as writing them, and ``scope()``
+    returns them by subject anyway."""
     cols = ", ".join(_EXPOSURE_COLUMNS)
     parts = []
     with tempfile.TemporaryDirectory(prefix="seawall-scope-") as tmp:
-        for i, offset in enumerate(range(0, total, _PART_ROWS)):
-            path = Path(tmp) / f"{i}.parquet"
-            con.execute(
-                f"COPY (SELECT {cols} FROM {table} ORDER BY subject LIMIT {_PART_ROWS} "  # noqa: S608
-                f"OFFSET {offset}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)"
-            ).fetchall()
-            parts.append((min(_PART_ROWS, total - offset), path.read_bytes()))
+        out = Path(tmp) / "parts"
+        con.execute(
+            f"COPY (SELECT {cols} FROM {table}) TO '{out}' "  # noqa: S608
+            "(FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '256MB')"
+        ).fetchall()
+        for path in sorted(out.glob("*.parquet")):
+            (rows,) = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchall()[0]
+            if rows:
+                parts.append((int(rows), path.read_bytes()))
     return parts

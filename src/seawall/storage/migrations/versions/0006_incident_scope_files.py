@@ -1,4 +1,4 @@
-"""Scope versions stored as columnar files: one Parquet part per million exposures.
+"""Scope versions stored as columnar files: Parquet parts of up to 256 MB each.
 
 Revision ID: 0006
 Revises: 0002
