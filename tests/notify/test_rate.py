@@ -20,39 +20,39 @@ class _Clock:
         self.now += seconds
 
 
-def _starts(limiter: RateLimiter, clock: _Clock, n: int) -> list[float]:
+def _starts(limiter: RateLimiter, clock: _Clock, n: int, gap: float = 0.0) -> list[float]:
     starts = []
     for _ in range(n):
         limiter.acquire()
         starts.append(clock.now)
+        clock.now += gap
     return starts
 
 
-def test_without_a_burst_acquisitions_are_spaced_evenly() -> None:
+def test_never_more_than_the_rate_in_any_second() -> None:
     clock = _Clock()
     limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
-    starts = _starts(limiter, clock, 5)
-    assert starts == pytest.approx([100.0, 100.1, 100.2, 100.3, 100.4])
+    starts = _starts(limiter, clock, 35, gap=0.01)
+    assert starts[:10] == pytest.approx([100.0 + i * 0.01 for i in range(10)]), "no wait"
+    assert starts[10] == pytest.approx(101.0), "the 11th waits for the first to be 1 s old"
+    for i in range(len(starts) - 10):
+        assert starts[i + 10] - starts[i] >= 1.0 - 1e-9
+    assert starts[-1] - starts[0] < 3.5, "and no slower than that"
 
 
-def test_a_burst_goes_at_once_then_the_rate_holds() -> None:
+def test_a_pause_gives_the_whole_second_back() -> None:
     clock = _Clock()
-    limiter = RateLimiter(10, burst=4, clock=clock, sleep=clock.sleep)
-    starts = _starts(limiter, clock, 8)
-    assert starts[:4] == [100.0] * 4, "a burst of 4 does not wait"
-    assert starts[4:] == pytest.approx([100.1, 100.2, 100.3, 100.4])
-    window = [t for t in starts if t < starts[0] + 1.0]
-    assert len(window) <= 10 + 4 - 1, "never more than rate + burst - 1 in a second"
+    limiter = RateLimiter(5, clock=clock, sleep=clock.sleep)
+    _starts(limiter, clock, 12)  # 5 now, 5 a second later, 2 two seconds later
+    clock.now += 10.0
+    again = _starts(limiter, clock, 5)
+    assert again == [again[0]] * 5
 
 
-def test_the_burst_comes_back_only_after_a_pause() -> None:
+def test_a_rate_below_one_spaces_messages_out() -> None:
     clock = _Clock()
-    limiter = RateLimiter(10, burst=3, clock=clock, sleep=clock.sleep)
-    _starts(limiter, clock, 6)  # the burst is spent
-    clock.now += 10.0  # idle
-    again = _starts(limiter, clock, 4)
-    assert again[:3] == [again[0]] * 3
-    assert again[3] == pytest.approx(again[0] + 0.1)
+    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)
+    assert _starts(limiter, clock, 3) == pytest.approx([100.0, 102.0, 104.0])
 
 
 def test_no_rate_means_no_wait() -> None:

@@ -161,7 +161,7 @@ class _Run:
         self.suppressed, self.renderer, self.smtp = suppressed, renderer, smtp
         self.sender, self.contact, self.options = sender, contact, options
         self.incident = incident.get(campaign.incident)
-        self.limiter = RateLimiter(options.rate, burst=options.concurrency)
+        self.limiter = RateLimiter(options.rate)
         self.messages = MessageBuilder(sender)
         self.texts = NoticeTexts(
             renderer, self.incident, sender.display_name or sender.addr_spec, contact

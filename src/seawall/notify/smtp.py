@@ -27,6 +27,7 @@ import smtplib
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
@@ -100,39 +101,41 @@ def build_message(
 
 
 class RateLimiter:
-    """At most ``rate`` acquisitions per second on average across threads (0: unlimited),
-    in bursts of at most ``burst``.
+    """At most ``rate`` acquisitions in any one-second window, across threads (0: no limit).
 
-    A token bucket kept as the time the next acquisition is due (GCRA): with
-    ``burst=1`` acquisitions are spaced exactly ``1/rate`` apart. A run passes its
-    concurrency, so workers that got their notices in the same commit do not queue
-    behind each other for up to ``concurrency/rate`` seconds each cycle.
+    A sliding window, which is how relays count a per-second quota: it keeps the times
+    of the last ``k = max(1, int(rate))`` acquisitions, and the next one waits until the
+    oldest of them is ``k / rate`` seconds old. Within that bound acquisitions are not
+    spaced out, so workers that got their notices in the same commit start together
+    (spacing every acquisition ``1/rate`` apart made them queue behind each other, and
+    capped short stretches of fast delivery even when the second as a whole was under
+    the rate). A rate below 1 spaces acquisitions ``1/rate`` seconds apart.
     """
 
     def __init__(
         self,
         rate: float,
-        burst: int = 1,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._tolerance = (max(burst, 1) - 1) * self._interval
+        self._count = max(1, int(rate)) if rate > 0 else 0
+        self._window = self._count / rate if rate > 0 else 0.0
+        self._recent: deque[float] = deque()
         self._clock, self._sleep = clock, sleep
-        self._next = clock()
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        if not self._interval:
+        if not self._count:
             return
         with self._lock:
             now = self._clock()
-            due = max(now, self._next)
-            self._next = due + self._interval
-        wait = due - self._tolerance - now
-        if wait > 0:
-            self._sleep(wait)
+            start = now
+            if len(self._recent) == self._count:
+                start = max(now, self._recent.popleft() + self._window)
+            self._recent.append(start)
+        if start > now:
+            self._sleep(start - now)
 
 
 def _reply(code: int, message: bytes | str) -> str:
