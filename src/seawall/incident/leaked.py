@@ -102,9 +102,11 @@ def _clear_rejects(con: Any) -> None:
     _x(con, "DROP TABLE IF EXISTS reject_scans")
 
 
-def _physical(con: Any, table: str, excluded: str) -> None:
+def _physical(con: Any, table: str, excluded: str, *, into: str | None = None) -> None:
     """Renumber ``table.rn`` (k-th surviving record) to the physical line, given the
-    table ``excluded(line)`` of lines that produced no record; ASOF keeps it one pass."""
+    table ``excluded(line)`` of lines that produced no record; ASOF keeps it one pass.
+    ``into``: a view of that name instead of rewriting ``table`` (ten million rows are
+    then renumbered while the next step reads them, not copied once more)."""
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE _thr AS
@@ -112,9 +114,10 @@ def _physical(con: Any, table: str, excluded: str) -> None:
           SELECT line - (row_number() OVER (ORDER BY line) - 1) AS t,
                  row_number() OVER (ORDER BY line) AS n FROM {excluded}) GROUP BY t""",
     )
+    kind = "VIEW" if into else "TABLE"
     _x(
         con,
-        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        f"""CREATE OR REPLACE TEMP {kind} {into or table} AS
         SELECT x.* EXCLUDE (rn), x.rn + coalesce(th.n, 0) AS line
         FROM {table} x ASOF LEFT JOIN _thr th ON x.rn >= th.t""",
     )
@@ -220,9 +223,10 @@ def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
     _x(con, "CREATE OR REPLACE TEMP TABLE _lines_bad AS SELECT * FROM bad")
     _clear_rejects(con)
     try:
+        _x(con, "DROP VIEW IF EXISTS leak; DROP TABLE IF EXISTS leak")
         _x(
             con,
-            f"""CREATE OR REPLACE TEMP TABLE leak AS
+            f"""CREATE OR REPLACE TEMP TABLE leak_rn AS
             SELECT *, row_number() OVER () AS rn FROM read_csv({_lit(str(path))},
               all_varchar=true, header=true, ignore_errors=true, store_rejects=true,
               null_padding=false)""",
@@ -244,7 +248,7 @@ def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
     )
     # DuckDB skips blank lines, except in a one-column file, where a blank line is a
     # NULL record: renumber with it, then drop it.
-    single = len(con.execute("DESCRIBE leak").fetchall()) == 2  # the column and rn
+    single = len(con.execute("DESCRIBE leak_rn").fetchall()) == 2  # the column and rn
     blank = "" if single else "UNION SELECT line FROM _blank"
     _x(
         con,
@@ -259,9 +263,12 @@ def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
     # Lines that could not be decoded stay invalid even when the CSV reader did not
     # reject them itself (they produce no record either way).
     _x(con, "INSERT INTO bad SELECT * FROM _lines_bad WHERE line NOT IN (SELECT line FROM bad)")
-    _physical(con, "leak", "_ex")
-    if single:
-        _x(con, "DELETE FROM leak WHERE line IN (SELECT line FROM _blank)")
+    if single:  # renumbered, then the blank records dropped
+        _physical(con, "leak_rn", "_ex")
+        _x(con, "DELETE FROM leak_rn WHERE line IN (SELECT line FROM _blank)")
+        _x(con, "CREATE OR REPLACE TEMP VIEW leak AS SELECT * FROM leak_rn")
+    else:
+        _physical(con, "leak_rn", "_ex", into="leak")
     cols = [r[0] for r in con.execute("DESCRIBE leak").fetchall()]
     return tuple(c for c in cols if c != "line")
 

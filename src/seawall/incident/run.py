@@ -103,7 +103,8 @@ def run_scope(
 ) -> ScopeRun:
     """Scope from the ledger, merge the file's hits (new ones, else the last version's),
     and save the result as the next version. ``con``: a DuckDB connection on which a
-    caller (``run_match``) already staged the directory (``people``) and ``hits``."""
+    caller (``run_match``) already staged the directory (``people``), its fingerprints
+    (``stage_fingerprints``, with the same canaries) and ``hits``."""
     store = IncidentStore(db)
     incident = store.get(incident_id)
     _check_vendor(config, incident)
@@ -120,8 +121,8 @@ def run_scope(
                 _carry_hits(con, store, incident_id)
             else:
                 _stage_hits(con, hits)
+            stage_fingerprints(con, ledger_key, canaries)
         people = int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
-        stage_fingerprints(con, ledger_key, canaries)
         categories = stage_ledger(con, db, incident.vendor, start, end)
         counts = build_scope(con, categories)
         summary: dict[str, object] = {"incident": incident.id, "vendor": incident.vendor}
