@@ -228,3 +228,20 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_format_option_overrides_the_extension(tmp_path: Path) -> None:
     r = _match(tmp_path / "export.txt", b'{"user_id": "u1"}\n', fmt="ndjson")
     assert _counts(r) == (1, 1, 0, 0)
+
+
+@pytest.mark.parametrize("extra", [3, 70])  # a bit per column up to 62, names beyond
+def test_shown_columns_of_wide_files(tmp_path: Path, extra: int) -> None:
+    cols = ["user_id", "email", *(f"c{i}" for i in range(extra))]
+    rows = [
+        ["u1", "", *("x" if i == extra - 1 else "" for i in range(extra))],
+        ["", "p1@example.com", *("y" if i == 0 else "" for i in range(extra))],
+        ["u2", "", *("" for _ in range(extra))],
+    ]
+    data = "\n".join(",".join(r) for r in [cols, *rows]).encode() + b"\n"
+    r = _match(tmp_path / "wide.csv", data)
+    fields = {h.user_id: h.fields for h in r.hits}
+    assert fields == {
+        "u1": tuple(sorted(("user_id", "email", "c0", f"c{extra - 1}"))),
+        "u2": ("user_id",),
+    }

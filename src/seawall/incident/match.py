@@ -44,6 +44,7 @@ ID_NAMES = frozenset(
 )
 _ID_PRIORITY = ("userid", "user", "uid", "customerid", "accountid", "id", "distinctid")
 LINES_SHOWN = 1000
+_MASK_COLUMNS = 62
 FINGERPRINT_CAP = 200_000
 
 # Resolves value fingerprints to user ids (the ledger's ledger_values for this vendor).
@@ -177,12 +178,19 @@ def _stage_rows(con: Any, columns: Mapping[str, str]) -> None:
     id_parts = ", ".join(f"nullif(trim({_q(c)}), '')" for c in ids)
     id_expr = f"coalesce({id_parts})" if ids else "NULL"
     email_expr = _norm_sql(f"coalesce({', '.join(_q(c) for c in emails)})") if emails else "NULL"
-    shown = ", ".join(
-        f"CASE WHEN {_q(c)} IS NOT NULL AND {_q(c)} <> '' THEN {_lit(c)} END" for c in columns
-    )
-    # The columns a record shows, FIELD_SEP-joined: a short string per row is far
-    # cheaper than a list (and a lambda) over ten million rows.
-    shown_expr = f"concat_ws(chr(31), {shown})" if shown else "''"
+    # The columns a record shows: a bit per column (or, past 62 columns, their names
+    # FIELD_SEP-joined); far cheaper than a list (and a lambda) over ten million rows.
+    if len(columns) <= _MASK_COLUMNS:
+        bits = " + ".join(
+            f"CASE WHEN {_q(c)} IS NOT NULL AND {_q(c)} <> '' THEN {1 << i} ELSE 0 END"
+            for i, c in enumerate(columns)
+        )
+        shown_expr = f"({bits or '0'})::BIGINT"
+    else:
+        shown = ", ".join(
+            f"CASE WHEN {_q(c)} IS NOT NULL AND {_q(c)} <> '' THEN {_lit(c)} END" for c in columns
+        )
+        shown_expr = f"concat_ws(chr(31), {shown})"
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE r AS SELECT line, {id_expr} AS id,
@@ -236,7 +244,12 @@ def _classify(con: Any, canary_domain: str | None) -> None:
           LEFT JOIN dir_email de ON de.email_n = r.email_n
           LEFT JOIN m_canary c1 ON c1.user_id = r.id
           LEFT JOIN m_canary c2 ON c2.user_id = ps.user_id)
-        SELECT line, shown, id, email_n,
+        SELECT line, shown,
+          -- kept only where the fingerprint step needs them: the rows still unknown
+          CASE WHEN NOT is_canary AND coalesce(by_id, by_pseudo, by_email) IS NULL
+               THEN id END AS id,
+          CASE WHEN NOT is_canary AND coalesce(by_id, by_pseudo, by_email) IS NULL
+               THEN email_n END AS email_n,
           CASE WHEN is_canary THEN 'canary'
                WHEN coalesce(by_id, by_pseudo, by_email) IS NOT NULL THEN 'matched'
                ELSE 'unknown' END AS outcome,
@@ -318,6 +331,7 @@ def _collect(con: Any, result: MatchResult, ledger_key: bytes, keep_hits: bool) 
             f"SELECT line FROM res WHERE outcome = 'unknown' ORDER BY line LIMIT {LINES_SHOWN}"
         ).fetchall()
     ]
+    masks = len(result.columns) <= _MASK_COLUMNS
     # The people the file shows, as the scope takes them (table ``hits``): the subject
     # (the ledger key's fingerprint of the user id) is computed by DuckDB, and the
     # categories once per distinct column set.
@@ -325,15 +339,20 @@ def _collect(con: Any, result: MatchResult, ledger_key: bytes, keep_hits: bool) 
         con,
         f"""CREATE OR REPLACE TEMP TABLE hits_raw AS
         SELECT user_id, unhex({fingerprint_sql("user_id")}) AS subject,
-          string_agg(DISTINCT shown, chr(31)) AS ff, outcome = 'canary' AS canary
+          {"bit_or(shown)::VARCHAR" if masks else "string_agg(DISTINCT shown, chr(31))"} AS ff,
+          outcome = 'canary' AS canary
         FROM res WHERE outcome IN ('matched', 'canary') AND user_id IS NOT NULL
         GROUP BY user_id, outcome""",
         fingerprint_params(ledger_key),
     )
     shapes = [r[0] for r in con.execute("SELECT DISTINCT ff FROM hits_raw").fetchall()]
     cats = []
+    names = list(result.columns)
     for raw in shapes:
-        shown = sorted({f for f in (raw or "").split(SEP) if f})
+        if masks:
+            shown = sorted({c for i, c in enumerate(names) if int(raw) >> i & 1})
+        else:
+            shown = sorted({f for f in (raw or "").split(SEP) if f})
         hc = SEP.join(sorted({result.columns.get(f, "unknown") for f in shown}))
         cats.append((raw, SEP.join(shown), hc))
     load_columns(con, "hit_cats", ("raw", "ff", "hc"), ("VARCHAR",) * 3, cats)
