@@ -103,6 +103,19 @@ def wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float,
     return rps, pct("50"), pct("99"), int(bad.group(1)) if bad else 0
 
 
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in the server's process group."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     name: str,
     cmd: list[str],
@@ -111,15 +124,19 @@ def measure(
     tmp: Path,
     warmup: int,
     args: argparse.Namespace,
-) -> tuple[str, float, float, float, int]:
-    """Start a server, warm it up, then measure it with wrk: events/s, p50, p99, non-2xx."""
+) -> tuple[str, float, float, float, int, float]:
+    """Start a server, warm it up, then measure it with wrk: events/s, p50, p99, non-2xx,
+    and the server's CPU time per event (steadier than events/s on a shared machine)."""
     proc = start(cmd, port, env, tmp / f"{name.replace(' ', '-')}.log")
     try:
         wrk(port, tmp / "bodies.lua", warmup, args.connections)
+        cpu0 = cpu_seconds(proc.pid)
         rps, p50, p99, bad = wrk(port, tmp / "bodies.lua", args.seconds, args.connections)
+        cpu = cpu_seconds(proc.pid) - cpu0
     finally:
         stop(proc)
-    return name, rps * args.batch, p50, p99, bad
+    events = rps * args.batch
+    return name, events, p50, p99, bad, cpu / (events * args.seconds) * 1e6
 
 
 def main() -> None:
@@ -142,7 +159,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "SEAWALL_CONFIG"}
     env["PYTHONPATH"] = str(Path(__file__).parent)
     workers = str(os.cpu_count() or 2)
-    rows: list[tuple[str, float, float, float, int]] = []
+    rows: list[tuple[str, float, float, float, int, float]] = []
     for server in args.servers.split(","):
         port = free_port()
         if server == "uvicorn":
@@ -189,11 +206,14 @@ def main() -> None:
         f"\n{args.batch}-event batches, {args.connections} connections, {args.seconds} s each, "
         f"{workers} processes, load average before: {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'server':<22}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'/floor':>8}")
+    print(
+        f"{'server':<22}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'/floor':>8}"
+        f"{'CPU us/event':>14}"
+    )
     floors = {name.split()[1]: eps for name, eps, *_ in rows if name.startswith("floor")}
-    for name, eps, p50, p99, bad in rows:
+    for name, eps, p50, p99, bad, cpu in rows:
         ratio = eps / floors[name.split()[1]]
-        print(f"{name:<22}{eps:>12,.0f}{p50:>10.1f}{p99:>10.1f}{bad:>9}{ratio:>8.3f}")
+        print(f"{name:<22}{eps:>12,.0f}{p50:>10.1f}{p99:>10.1f}{bad:>9}{ratio:>8.3f}{cpu:>14.1f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
