@@ -97,6 +97,19 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def drop_tables(con: Any, *names: str) -> None:
+    """Drop these tables or views, those that exist."""
+    found = dict(
+        con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_name IN (SELECT unnest(?))",
+            [list(names)],
+        ).fetchall()
+    )
+    for name, kind in found.items():
+        _x(con, f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {_q(name)}")
+
+
 def _clear_rejects(con: Any) -> None:
     _x(con, "DROP TABLE IF EXISTS reject_errors")
     _x(con, "DROP TABLE IF EXISTS reject_scans")
@@ -223,7 +236,7 @@ def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
     _x(con, "CREATE OR REPLACE TEMP TABLE _lines_bad AS SELECT * FROM bad")
     _clear_rejects(con)
     try:
-        _x(con, "DROP VIEW IF EXISTS leak; DROP TABLE IF EXISTS leak")
+        drop_tables(con, "leak")
         _x(
             con,
             f"""CREATE OR REPLACE TEMP TABLE leak_rn AS

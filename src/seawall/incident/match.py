@@ -35,7 +35,7 @@ from seawall.incident.keyed import (
     py_norm,
     trim_sql,
 )
-from seawall.incident.leaked import LeakedFile, _lit, _q, _x, load_leaked
+from seawall.incident.leaked import LeakedFile, _lit, _q, _x, drop_tables, load_leaked
 from seawall.incident.scope import FileHit
 from seawall.policy.catalogue import FALLBACK_CATEGORY, category_of
 
@@ -166,6 +166,8 @@ def classify(
     _collect(con, result, ledger_key, keep_hits)
     if outcomes is not None:
         _write_outcomes(con, outcomes)
+    # The file's rows are done with: free DuckDB's memory for the scope that follows.
+    drop_tables(con, "r", "res", "leak", "leak_rn", "lines", "fp_rows", "fp_vals", "hits_raw")
     return result
 
 

@@ -221,6 +221,11 @@ def _values_by_fp(conn: Connection, vendor: str, fps: list[bytes]) -> list[Any]:
     return out
 
 
+# DuckDB's share of ``match``'s memory: with the interpreter, the whole command stays
+# under 1 GB (DuckDB spills to the temporary folder beyond it).
+MATCH_MEMORY = "700MB"
+
+
 def run_match(
     config: Config,
     db: Database,
@@ -241,7 +246,7 @@ def run_match(
     keys = KeyRing(config.path(config.keys_dir))
     canaries = set(canary_user_ids)
     with tempfile.TemporaryDirectory(prefix="seawall-match-") as tmp:
-        con = connect(Path(tmp))
+        con = connect(Path(tmp), MATCH_MEMORY)
         try:
             _stage_people(con, config)
             stage_fingerprints(con, keys.ledger_key(), canaries)
