@@ -262,12 +262,14 @@ class NoticeTexts:
 
     The notices of a campaign differ by kind, locale, categories and (org admins) org
     and member count, and within one such variant only by the reader's name and the
-    notice's reference. The first notice of a variant is rendered with stand-ins for
-    those two values and checked against a full render of itself; later notices of the
-    variant get the stand-ins replaced (the name HTML-escaped in the HTML part, as
-    autoescape does). Only the shipped templates are treated so, because they use both
-    values verbatim; a custom template folder may do anything with them (a filter, a
-    test on the name), so each of its notices is rendered in full. A variant whose
+    notice's reference. The first notice of a variant is rendered in full. The second
+    is rendered with stand-ins for those two values too, the stand-ins are replaced by
+    its own values and the result checked against its full render; from then on the
+    variant's notices only get the stand-ins replaced (the name HTML-escaped in the HTML
+    part, as autoescape does). A variant of one notice (an org's only admin) thus costs
+    one render, as before. Only the shipped templates are treated so, because they use
+    both values verbatim; a custom template folder may do anything with them (a filter,
+    a test on the name), so each of its notices is rendered in full. A variant whose
     check fails, or whose subject holds either value, is rendered in full as well.
     """
 
@@ -277,6 +279,7 @@ class NoticeTexts:
         self._renderer, self._incident = renderer, incident
         self._sender_name, self._contact = sender_name, contact_email
         self._variants: dict[tuple[object, ...], tuple[str, Parts, Parts] | None] = {}
+        self._seen: set[tuple[object, ...]] = set()  # variants met once so far
 
     def render(
         self,
@@ -297,6 +300,11 @@ class NoticeTexts:
         key = (kind, loc, categories, org_id, members, bool(n.name))
         if key in self._variants:
             variant = self._variants[key]
+        elif key not in self._seen:  # a variant of one notice (an org's only admin) is
+            if len(self._seen) >= _MAX_VARIANTS:  # not worth a stand-in render and a check
+                self._seen.clear()
+            self._seen.add(key)
+            return self._full(n)
         else:
             variant = self._variant(n)
             if len(self._variants) >= _MAX_VARIANTS:
