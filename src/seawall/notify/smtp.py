@@ -262,6 +262,8 @@ def _transaction(
         return _classify(*(refused or (data_code, data_text))), True
     if message.startswith(b".") or b"\n." in message:  # never in our base64 bodies
         message = re.sub(rb"(?m)^\.", b"..", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"  # the end-of-data dot must start a line
     conn.send(message + b".\r\n")
     code, text = conn.getreply()
     return _classify(code, text), False
