@@ -14,6 +14,7 @@ when a rule keeps it, is what Mixpanel then uses).
 
 from __future__ import annotations
 
+import math
 import time as _time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -84,11 +85,27 @@ def _event_time(d: Disclosure) -> float:
 
 
 def _iso(seconds: float) -> str:
-    return (
-        datetime.fromtimestamp(seconds, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    """ISO 8601 UTC with milliseconds; the whole-second part is reused (one event per
+    vendor per event is stamped, and a batch's events share their seconds)."""
+    frac, t = math.modf(seconds)  # as datetime.fromtimestamp rounds
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        t, micros = t + 1, micros - 1_000_000
+    elif micros < 0:
+        t, micros = t - 1, micros + 1_000_000
+    whole = int(t)
+    millis = micros // 1000
+    prefix = _ISO_SECONDS.get(whole)
+    if prefix is None:
+        if len(_ISO_SECONDS) >= 4096:
+            _ISO_SECONDS.clear()
+        prefix = _ISO_SECONDS[whole] = datetime.fromtimestamp(whole, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S"
+        )
+    return f"{prefix}.{millis:03d}Z"
+
+
+_ISO_SECONDS: dict[int, str] = {}
 
 
 def _message(endpoint: str, body: dict[str, Any], d: Disclosure) -> WireMessage:
@@ -135,7 +152,8 @@ def _mixpanel(vendor: Vendor, d: Disclosure) -> WireMessage:
 
 
 def _mixpanel_track(vendor: Vendor, d: Disclosure, fields: Fields) -> dict[str, Any]:
-    properties = {k: v for k, v in fields.items() if k != "event"}
+    properties = dict(fields)
+    properties.pop("event", None)
     properties["token"] = vendor.token
     properties["$insert_id"] = d.insert_id()
     properties.setdefault("time", _event_time(d))
@@ -229,21 +247,16 @@ def _segment(d: Disclosure) -> WireMessage:
 def _mixpanel_fields_as_segment(d: Disclosure, kind: str) -> dict[str, Any]:
     """Bare Mixpanel keys go under ``properties`` (events) or ``traits`` (profiles,
     groups); ``distinct_id`` (already pseudonymised by the policy) becomes ``userId``."""
-    fields = d.fields
     bag = "properties" if kind == "track" else "traits"
     body: dict[str, Any] = {}
-    values: dict[str, Any] = {}
-    for key, value in fields.items():
-        if key == "distinct_id":
-            body["userId"] = value
-        elif key == "event" and kind == "track":
-            body["event"] = value
-        elif key == "$group_id" and kind == "group":
-            body["groupId"] = value
-        elif key == "$insert_id":
-            continue  # it is the messageId
-        else:
-            values[key] = value
+    values: dict[str, Any] = dict(d.fields)
+    if "distinct_id" in values:
+        body["userId"] = values.pop("distinct_id")
+    if kind == "track" and "event" in values:
+        body["event"] = values.pop("event")
+    if kind == "group" and "$group_id" in values:
+        body["groupId"] = values.pop("$group_id")
+    values.pop("$insert_id", None)  # it is the messageId
     if kind == "track" and "event" not in body:
         body["event"] = UNNAMED_EVENT
     body[bag] = values
