@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seawall.core.config import Vendor
 from seawall.core.types import Disclosure, Event, EventKind, SdkKind
-from seawall.forward.wire import encode
+from seawall.forward.wire import _iso, encode
 
 MIXPANEL = Vendor(kind="mixpanel", endpoint="http://127.0.0.1:9", token="vendor-token")
 MIXPANEL_IMPORT = Vendor(
@@ -184,3 +187,15 @@ def test_nothing_outside_the_disclosure_is_sent(
     assert "raw-distinct-id" not in text
     assert "raw name" not in text
     assert msg.dedupe_key == "ins-1"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(min_value=-1e9, max_value=4e9, allow_nan=False))
+def test_segment_timestamps_are_what_datetime_prints(seconds: float) -> None:
+    """The reused whole-second prefix must round at every edge as datetime does."""
+    want = (
+        datetime.fromtimestamp(seconds, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+    assert _iso(seconds) == want
