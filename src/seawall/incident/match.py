@@ -30,6 +30,7 @@ from typing import Any
 from seawall.incident.directory import Person
 from seawall.incident.frame import SEP, connect, load_columns
 from seawall.incident.keyed import (
+    ascii_sql,
     fingerprint_params,
     fingerprint_sql,
     py_norm,
@@ -112,7 +113,7 @@ class MatchResult:
 def _norm_sql(expr: str) -> str:
     return (
         f"CASE WHEN {expr} IS NULL OR trim({expr}) = '' THEN NULL "
-        f"WHEN regexp_full_match({expr}, '[\\x00-\\x7F]*') THEN lower({trim_sql(expr)}) "
+        f"WHEN {ascii_sql(expr)} THEN lower({trim_sql(expr)}) "
         f"ELSE sw_norm({expr}) END"
     )
 
