@@ -235,11 +235,33 @@ def fresh_lines(count: int, seed: int) -> list[str]:
     return [str(make_corpus.line(gen, pos, neg)["text"]) for _ in range(count)]
 
 
+def mostly_clean_lines(count: int, seed: int) -> list[str]:
+    """What analytics strings mostly are: nine in ten clean (page titles, paths, button
+    texts: random words, no digits), one in ten a fresh corpus-like line."""
+    sys.path.insert(0, str(CORPUS.parent))
+    import make_corpus  # type: ignore[import-not-found]
+
+    rng = random.Random(seed)
+    dense = iter(fresh_lines(count // 10 + 1, seed=seed + 1))
+    words, hosts = make_corpus.WORDS, make_corpus.HOSTS
+    shapes = (
+        lambda: " ".join(rng.choice(words).capitalize() for _ in range(rng.randint(1, 4))),
+        lambda: f"https://{rng.choice(hosts)}/" + "/".join(rng.sample(words, rng.randint(1, 3))),
+        lambda: f"{rng.choice(words).capitalize()} - Example Inc.",
+    )
+    return [next(dense) if rng.random() < 0.1 else rng.choice(shapes)() for _ in range(count)]
+
+
 def print_cli(texts: Sequence[str], repeat: int) -> None:
-    """End to end on the corpus repeated and on as many fresh lines."""
+    """End to end on the corpus repeated, on as many fresh lines, and on a mostly clean
+    mix of the same size."""
     replicated = ("\n".join(texts) + "\n").encode() * repeat
     fresh = ("\n".join(fresh_lines(len(texts) * repeat, seed=repeat)) + "\n").encode()
-    for label, payload in ((f"corpus x{repeat}", replicated), ("fresh lines", fresh)):
+    clean = mostly_clean_lines(len(texts) * repeat * 2, seed=repeat)
+    mixed = ("\n".join(clean) + "\n").encode()[: len(replicated)]
+    mixed = mixed[: mixed.rfind(b"\n") + 1]
+    runs = ((f"corpus x{repeat}", replicated), ("fresh lines", fresh), ("mostly clean", mixed))
+    for label, payload in runs:
         cpu, wall = cli_throughput(payload)
         mb = len(payload) / 1e6
         lines = payload.count(b"\n")
