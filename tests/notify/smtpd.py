@@ -81,11 +81,11 @@ class Recorder:
 
 @contextmanager
 def smtp_server(
-    rule: RcptRule | None = None, *, pipelining: bool = False
+    rule: RcptRule | None = None, *, pipelining: bool = False, port: int | None = None
 ) -> Iterator[tuple[Recorder, int]]:
-    """An aiosmtpd server in a thread; yields (recorder, port)."""
+    """An aiosmtpd server in a thread (on ``port`` or a free one); yields (recorder, port)."""
     recorder = Recorder(rule, pipelining)
-    port = free_port()
+    port = port or free_port()
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
     controller.start()
     try:

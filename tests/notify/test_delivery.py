@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -12,10 +14,11 @@ import pytest
 from seawall.core.config import Smtp
 from seawall.incident.directory import Person
 from seawall.incident.store import IncidentStore
-from seawall.notify.errors import TemplateError
+from seawall.notify.errors import DeliveryError, TemplateError
 from seawall.notify.send import SendOptions, send_campaign
 from seawall.notify.store import NotifyStore
 from seawall.notify.wave import plan_wave
+from seawall.sink.server import free_port
 from seawall.storage.database import Database, open_database
 from tests.notify.smtpd import smtp_server, smtp_server_process, temporarily_then
 from tests.notify.world import (
@@ -205,3 +208,55 @@ def test_hostile_directory_rows_are_excluded_or_sanitised(db: Database) -> None:
     assert msg["To"].addresses[0].display_name == "Eve Bcc: x@example.com"
     assert msg["To"].addresses[0].addr_spec == "u1@example.com"
     assert b"\r\nBcc:" not in received.data
+
+
+def test_a_relay_outage_uses_up_no_attempts_and_the_campaign_completes(db: Database) -> None:
+    """Nothing listens on the relay's port for a while: notices wait instead of failing
+    after their few attempts, and all are delivered once the relay is back."""
+    ppl = people(30, orgs=3)
+    incident = incident_with_scope(db, exposures(range(30)))
+    campaign = plan_wave(db, incident, "users", ppl, sender=SENDER).campaign
+    assert campaign is not None
+    port = free_port()
+    options = SendOptions(
+        rate=0, concurrency=4, retry_base=0.05, retry_max=0.1, max_attempts=2, relay_retry=0.1
+    )
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        outcome.update(
+            send_campaign(
+                db, campaign.id, smtp=Smtp(host="127.0.0.1", port=port), people=ppl, options=options
+            )
+        )
+
+    sender = threading.Thread(target=run)
+    sender.start()
+    time.sleep(1.5)  # about fifteen rounds of refused connections per worker
+    assert NotifyStore(db).counts(campaign.id)["failed"] == 0
+    with smtp_server(port=port) as (server, _):
+        sender.join(60)
+        assert not sender.is_alive()
+        assert server.count() == 30
+    assert outcome["sent"] == 30
+    assert outcome["failed"] == 0
+    assert all(n.attempts == 1 for n in NotifyStore(db).notices(campaign.id, state="sent"))
+
+
+def test_a_relay_that_never_comes_back_stops_the_run_with_every_notice_pending(
+    db: Database,
+) -> None:
+    ppl = people(10, orgs=1)
+    incident = incident_with_scope(db, exposures(range(10)))
+    campaign = plan_wave(db, incident, "users", ppl, sender=SENDER).campaign
+    assert campaign is not None
+    port = free_port()
+    options = SendOptions(rate=0, concurrency=2, relay_retry=0.1, relay_patience=0.5)
+    with pytest.raises(DeliveryError, match=rf"could not be reached.*notify send {campaign.id}"):
+        send_campaign(
+            db, campaign.id, smtp=Smtp(host="127.0.0.1", port=port), people=ppl, options=options
+        )
+    counts = NotifyStore(db).counts(campaign.id)
+    assert counts["pending"] == 10
+    assert counts["sending"] == counts["failed"] == counts["sent"] == 0
+    assert all(n.attempts == 0 for n in NotifyStore(db).notices(campaign.id, state="pending"))

@@ -52,6 +52,8 @@ class Outcome:
     state: str
     reason: str | None = None
     due_at: float | None = None
+    # the attempt never reached the server (it could not be reached): not counted
+    refund: bool = False
 
 
 @dataclass(frozen=True, slots=True)

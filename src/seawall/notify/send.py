@@ -33,7 +33,7 @@ from seawall.incident.store import IncidentStore
 from seawall.notify.address import check_address, parse_sender
 from seawall.notify.campaign import Person, index_directory
 from seawall.notify.claims import Claimer
-from seawall.notify.errors import NotifyError
+from seawall.notify.errors import DeliveryError, NotifyError
 from seawall.notify.message import MessageBuilder
 from seawall.notify.model import Campaign, Notice, Outcome
 from seawall.notify.render import NoticeTexts, Renderer
@@ -57,6 +57,11 @@ class SendOptions:
     max_attempts: int = 8
     retry_base: float = 2.0  # seconds before the first retry; doubles each attempt
     retry_max: float = 300.0
+    # The relay cannot be reached at all: notices wait (their attempts are not used up)
+    # and each worker retries every ``relay_retry`` seconds; after ``relay_patience``
+    # seconds without one connection the run stops, every notice still pending.
+    relay_retry: float = 5.0
+    relay_patience: float = 900.0
     heartbeat_every: float = 5.0
     stale_after: float = 60.0  # a runner on another host is presumed dead after this
 
@@ -171,6 +176,7 @@ class _Run:
         self.claims = Claimer(store, campaign.id, self.message_id)
         self.stop = threading.Event()
         self.error: BaseException | None = None
+        self.unreachable_since: float | None = None  # monotonic time of the first failure
 
     def message_id(self) -> str:
         return f"<{uuid.uuid4().hex}.{self.campaign.id}@{self.sender.domain}>"
@@ -195,6 +201,11 @@ class _Run:
                     self.store.settle(Outcome(notice.id, "pending", None, time.time()))
                     raise
                 self.count(outcome)
+                if outcome.refund:  # the relay is unreachable: wait before the next one
+                    self.store.settle(outcome)
+                    outcome = None
+                    self.check_relay()
+                    self.stop.wait(self.options.relay_retry)
         except BaseException as exc:
             with self.lock:
                 self.error = self.error or exc
@@ -214,6 +225,19 @@ class _Run:
                 p.failed += 1
             elif outcome.state == "suppressed":
                 p.suppressed += 1
+
+    def check_relay(self) -> None:
+        """Stop the run when the relay has been unreachable for ``relay_patience``."""
+        with self.lock:
+            since = self.unreachable_since
+        if since is not None and time.monotonic() - since > self.options.relay_patience:
+            c = self.smtp
+            raise DeliveryError(
+                f"the SMTP server {c.host}:{c.port} could not be reached for "
+                f"{self.options.relay_patience:.0f} s; no notice was lost (they are still "
+                f"pending): check smtp.host and smtp.port, then run "
+                f"`seawall notify send {self.campaign.id}` again to resume"
+            )
 
     def deliver(self, conn: SmtpConnection, notice: Notice) -> Outcome:
         person = self.people.get(notice.user_id)
@@ -242,6 +266,14 @@ class _Run:
         )
         self.limiter.acquire()
         result = conn.deliver(msg, self.sender.addr_spec, address)
+        with self.lock:
+            if result.result == "unavailable":
+                self.unreachable_since = self.unreachable_since or time.monotonic()
+            else:
+                self.unreachable_since = None
+        if result.result == "unavailable":
+            due = time.time() + self.options.relay_retry
+            return Outcome(notice.id, "pending", result.reply, due, refund=True)
         if result.result == "sent":
             return Outcome(notice.id, "sent", result.reply)
         if result.result == "permanent":

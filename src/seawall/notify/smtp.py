@@ -62,7 +62,9 @@ class _Headers(HeaderRegistry):
 
 
 POLICY = policy.SMTP.clone(header_factory=_Headers())
-Result = Literal["sent", "temporary", "permanent"]
+# unavailable: no connection to the server at all, so nothing was attempted for the
+# notice (a relay outage must not use up every notice's attempts)
+Result = Literal["sent", "temporary", "permanent", "unavailable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +192,15 @@ class SmtpConnection:
     def deliver(self, message: bytes, from_address: str, to_address: str) -> Delivery:
         """One SMTP transaction of a CRLF-terminated message; never raises for a refusal,
         only for a server we cannot use."""
-        try:
-            if self._conn is None:
+        if self._conn is None:
+            try:
                 self._conn = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:
+                c = self._config
+                return Delivery(
+                    "unavailable", f"cannot reach {c.host}:{c.port}: {type(exc).__name__}: {exc}"
+                )
+        try:
             delivery, reset = _transaction(self._conn, message, from_address, to_address)
         except (smtplib.SMTPException, OSError) as exc:
             self.close()

@@ -320,7 +320,10 @@ class NotifyStore:
                 if finished:
                     cur.executemany(
                         sql.settle,
-                        [(o.state, o.reason, o.due_at, now, o.notice) for o in finished],
+                        [
+                            (o.state, o.reason, o.due_at, now, int(o.refund), o.notice)
+                            for o in finished
+                        ],
                     )
                 if count < 1:
                     return [], None
@@ -469,8 +472,8 @@ class _Sql:
         t = n_t.name
         self.settle = (
             f"UPDATE {t} SET state = {mark}, reason = {mark}, "  # noqa: S608
-            f"due_at = COALESCE({mark}, due_at), updated_at = {mark} "
-            f"WHERE id = {mark} AND state = 'sending'"
+            f"due_at = COALESCE({mark}, due_at), updated_at = {mark}, "
+            f"attempts = attempts - {mark} WHERE id = {mark} AND state = 'sending'"
         )
         self.due = (
             "SELECT id, recipient, kind, user_id, org_id, locale, risk_tier, categories, "  # noqa: S608
@@ -518,6 +521,6 @@ def _settle(conn: Connection, outcome: Outcome, now: float) -> None:
     cur = _cursor(conn)
     try:
         o = outcome
-        cur.execute(_sql(conn).settle, (o.state, o.reason, o.due_at, now, o.notice))
+        cur.execute(_sql(conn).settle, (o.state, o.reason, o.due_at, now, int(o.refund), o.notice))
     finally:
         cur.close()
