@@ -324,7 +324,9 @@ def load_leaked(con: Any, path: Path, fmt: str | None = None) -> LeakedFile:
     check_content(path, fmt)
     columns = readers[fmt](con, path)
     rows = con.execute(
-        "SELECT (SELECT count(*) FROM leak) + (SELECT count(*) FROM bad)"
+        # The CSV reader's records are counted before they are renumbered (a view).
+        f"SELECT (SELECT count(*) FROM {'leak_rn' if fmt == 'csv' else 'leak'}) "
+        "+ (SELECT count(*) FROM bad)"
     ).fetchall()[0]
     bad = con.execute("SELECT count(*) FROM bad").fetchall()[0]
     return LeakedFile(path, fmt, columns, int(rows[0]), int(bad[0]))
