@@ -27,7 +27,7 @@ from traffic import batch_body
 
 from seawall.core.types import Context, Disclosure, Event
 from seawall.forward.wire import encode
-from seawall.gateway.asgi import tune_gc
+from seawall.gateway.asgi import tune_interpreter
 from seawall.gateway.runtime import Runtime
 from seawall.ingest import mixpanel
 from seawall.ledger.store import write_batch
@@ -43,7 +43,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     cfg = bench_config(tmp, "http://127.0.0.1:9")
     rt = Runtime.build(cfg)
-    tune_gc()  # as in a server worker
+    tune_interpreter()  # as in a server worker
     rng = random.Random(7)
     bodies = [batch_body(rng, "demo-project-token") for _ in range(args.bodies)]
     client = Context(ip="203.0.113.9", user_agent="Mozilla/5.0")
