@@ -59,7 +59,8 @@ def register(app: typer.Typer) -> None:
             typer.Option("--forward/--no-forward", help="Run the forwarders in these processes."),
         ] = None,
         server: Annotated[
-            Server, typer.Option(help="ASGI server; both measured within 10 % (docs/benchmarks.md).")
+            Server,
+            typer.Option(help="ASGI server; the two measure within 10 % (docs/benchmarks.md)."),
         ] = Server.uvicorn,
     ) -> None:
         """Run the gateway: SDK endpoints, forwarders, /healthz, /readyz, /metrics."""
