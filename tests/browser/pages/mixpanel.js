@@ -34,5 +34,23 @@
     },
     note("people.set")
   );
-  window.SEAWALL_DONE = true;
+  if (cfg.mode !== "beacon") {
+    window.SEAWALL_DONE = true;
+    return;
+  }
+  // The SDK queues a batched event asynchronously (it takes a localStorage lock), so a
+  // visitor leaving at once can leave the last calls behind, for the next page view to
+  // send. The driver leaves once both events are in the SDK's persisted queue (or after
+  // two seconds), as a visitor who stays a moment would.
+  var queueKey = "__mpq_" + cfg.token + "_ev";
+  var waited = 0;
+  (function queued() {
+    var queue = window.localStorage.getItem(queueKey) || "";
+    if ((queue.indexOf("Viewed Pricing") >= 0 && queue.indexOf("$identify") >= 0) || waited >= 2000) {
+      window.SEAWALL_DONE = true;
+      return;
+    }
+    waited += 20;
+    setTimeout(queued, 20);
+  })();
 })();
