@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seawall.core.config import Config, parse_config
 from seawall.gateway.app import create_app
+from seawall.sink.records import read_records
 from seawall.sink.server import free_port, running_sink
 from tests.gateway.conftest import EXAMPLE, SEGMENT_POLICY
 from tests.support import serve_app
@@ -129,7 +130,7 @@ class BrowserStack:
     def received(self) -> list[dict[str, Any]]:
         if not self.sink_out.exists():
             return []
-        return [orjson.loads(line) for line in self.sink_out.read_bytes().splitlines() if line]
+        return read_records(self.sink_out)
 
     def drive(
         self,

@@ -22,6 +22,7 @@ from seawall.canary.store import CanaryStore
 from seawall.core.config import Config, parse_config
 from seawall.gateway.app import create_app
 from seawall.gateway.runtime import Runtime
+from seawall.sink.records import read_records
 from seawall.sink.server import free_port, running_sink
 from tests.gateway.conftest import stack_config
 from tests.support import serve_app
@@ -132,10 +133,7 @@ class CanaryStack:
         return asyncio.run(plant(self.runtime, self.store, self.store.list()))
 
     def received(self, vendor: str) -> list[dict[str, Any]]:
-        out = self.sinks[vendor]
-        if not out.exists():
-            return []
-        return [orjson.loads(line) for line in out.read_bytes().splitlines() if line]
+        return read_records(self.sinks[vendor])
 
 
 @pytest.fixture

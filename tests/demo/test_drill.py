@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -21,6 +20,7 @@ from seawall.cli import demo
 from seawall.core.crypto import pseudonym
 from seawall.core.keys import KeyRing
 from seawall.demo.world import World, build_world
+from seawall.sink.records import read_records
 
 USERS = 60
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -46,8 +46,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pat
 def profiles(sink: Path) -> list[dict[str, Any]]:
     """The engage ``$set`` messages a vendor's sink received."""
     out = []
-    for line in sink.read_bytes().splitlines():
-        record = orjson.loads(line)
+    for record in read_records(sink):
         if record["endpoint"] == "engage" and "$set" in record["message"]:
             out.append(record["message"])
     return out

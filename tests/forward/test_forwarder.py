@@ -7,7 +7,6 @@ what the vendor saw (its request log and NDJSON file) and what the outbox holds.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from seawall.forward.wire import encode
 from seawall.forward.worker import Forwarder
 from seawall.outbox.base import WireMessage
 from seawall.outbox.store import SqlOutbox, enqueue
+from seawall.sink.records import read_records
 from seawall.sink.server import RunningSink, running_sink
 from seawall.storage.database import Database, open_database
 
@@ -106,7 +106,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 8.0) -> Any:
 
 
 def received(sink: RunningSink) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in sink.out.read_text().splitlines()]
+    return read_records(sink.out)
 
 
 def insert_ids(sink: RunningSink) -> Counter[str]:

@@ -13,6 +13,7 @@ import yaml
 
 from seawall.core.config import Config, parse_config
 from seawall.gateway.app import create_app
+from seawall.sink.records import read_records
 from seawall.sink.server import running_sink
 from tests.support import serve_app
 
@@ -53,9 +54,7 @@ class Stack:
     sink_url: str
 
     def received(self) -> list[dict[str, Any]]:
-        if not self.sink_out.exists():
-            return []
-        return [orjson.loads(line) for line in self.sink_out.read_bytes().splitlines() if line]
+        return read_records(self.sink_out)
 
 
 def stack_config(tmp_path: Path, sink_url: str, db_url: str | None = None) -> Config:

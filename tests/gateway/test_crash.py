@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 
 from seawall.core.keys import KeyRing
 from seawall.policy.engine import dedupe_key
+from seawall.sink.records import read_records
 from seawall.sink.server import running_sink
 from tests.gateway.conftest import EXAMPLE
 from tests.gateway.procs import GatewayProcess, write_config
@@ -83,9 +83,7 @@ def test_kill9_loses_no_acknowledged_event(tmp_path: Path) -> None:
         try:
 
             def delivered() -> set[str]:
-                if not out.exists():
-                    return set()
-                lines = [orjson.loads(x) for x in out.read_bytes().splitlines() if x]
+                lines = read_records(out)
                 return {line["message"]["properties"]["$insert_id"] for line in lines}
 
             key = KeyRing(tmp_path / "keys").vendor_key("mixpanel")

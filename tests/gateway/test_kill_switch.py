@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 
+from seawall.sink.records import read_records
 from seawall.sink.server import running_sink
 from tests.conftest import postgres_schema
 from tests.gateway.conftest import EXAMPLE
@@ -71,12 +71,12 @@ def test_disable_stops_every_process_within_a_second(tmp_path: Path) -> None:
         loader = threading.Thread(target=load)
         loader.start()
         try:
-            wait_for(lambda: out.exists() and len(out.read_bytes().splitlines()) > 20)
+            wait_for(lambda: len(read_records(out)) > 20)
             result = _cli("vendors", "disable", "mixpanel", "--config", str(cfg))
             assert result.returncode == 0, result.stderr
             disabled_at = time.time()
             time.sleep(2.5)  # traffic keeps coming in meanwhile
-            lines = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+            lines = read_records(out)
             late = [line for line in lines if line["received_at"] > disabled_at + 1.0]
             assert late == [], f"{len(late)} messages reached the vendor after disable"
             assert _cli("vendors", "list", "--config", str(cfg), "--json").returncode == 0
@@ -85,8 +85,8 @@ def test_disable_stops_every_process_within_a_second(tmp_path: Path) -> None:
             loader.join()
             assert _cli("vendors", "enable", "mixpanel", "--config", str(cfg)).returncode == 0
             # the events held meanwhile drain once the vendor is enabled again
-            wait_for(lambda: len(out.read_bytes().splitlines()) >= sent[0], timeout=30)
-            assert len(out.read_bytes().splitlines()) > before
+            wait_for(lambda: len(read_records(out)) >= sent[0], timeout=30)
+            assert len(read_records(out)) > before
         finally:
             stop.set()
             loader.join()

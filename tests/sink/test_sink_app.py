@@ -15,6 +15,7 @@ from typer import Typer
 from typer.testing import CliRunner
 
 from seawall.cli.sink import register
+from seawall.sink.records import read_records
 from seawall.sink.server import RunningSink, running_sink
 
 
@@ -32,7 +33,7 @@ def http(sink: RunningSink) -> Iterator[httpx.Client]:
 
 
 def lines(sink: RunningSink) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in sink.out.read_text().splitlines()]
+    return read_records(sink.out)
 
 
 def test_mixpanel_track_form_base64_with_verbose(http: httpx.Client, sink: RunningSink) -> None:
@@ -147,3 +148,13 @@ def test_cli_registers_the_sink_command(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "--port" in result.output
     assert "--out" in result.output
+
+
+def test_a_half_written_record_is_left_for_the_next_read(tmp_path: Path) -> None:
+    out = tmp_path / "sink.ndjson"
+    assert read_records(out) == []
+    out.write_bytes(b'{"endpoint": "track", "n": 1}\n{"endpoint": "tra')
+    assert read_records(out) == [{"endpoint": "track", "n": 1}]
+    with out.open("ab") as fh:
+        fh.write(b'ck", "n": 2}\n')
+    assert [r["n"] for r in read_records(out)] == [1, 2]

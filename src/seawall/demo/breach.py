@@ -50,6 +50,7 @@ def received_by(vendor: str, sink_file: Path, world: World, vendor_key: bytes) -
     city arrived (distinct ids are mapped back through the vendor's pseudonyms)."""
     out = Received(vendor)
     text = sink_file.read_text(encoding="utf-8") if sink_file.exists() else ""
+    text = text[: text.rfind("\n") + 1]  # complete records only: the sink may be writing
     by_alias = {pseudonym(vendor_key, u.user_id): u.user_id for u in world.users}
     by_alias.update({u.user_id: u.user_id for u in world.users})
     for line in text.splitlines():
