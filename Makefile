@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@mkdir -p .seawall
 	@echo "Vendor sink on 127.0.0.1:$(SINK_PORT), writing .seawall/sink.ndjson"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  $(BIN)/seawall sink --port $(SINK_PORT) --out .seawall/sink.ndjson & \
 	  $(BIN)/seawall serve --config $(CONFIG)
 
