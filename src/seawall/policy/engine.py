@@ -73,11 +73,9 @@ class Decision:
     remember: bool  # a removed identifying value: must not reappear elsewhere
     as_is: bool  # keep without the free-text rule: nothing to run
     opaque: bool = False  # the output cannot contain a known value (a keyed hash)
-    # Worth caching per value: not for ids and timestamps, which never repeat and would
-    # push the values that do (pages, browsers, button texts) out of the cache.
-    cache: bool = True
     # Outputs already computed for string values, shared by every path this rule decides
-    # the same way: analytics values repeat (pages, browsers, button texts).
+    # the same way: analytics values repeat (pages, browsers, button texts). None for
+    # ids and timestamps, which never repeat and would push those out of the memo.
     memo: dict[str, JSONValue] | None = field(default=None, compare=False, repr=False)
 
 
@@ -200,7 +198,6 @@ class CompiledPolicy:
             remember=(action is None and explicit) or (not keeps_raw and is_identifying(category)),
             as_is=keeps_raw and not scan,
             opaque=action is not None and action.opaque,
-            cache=cache,
             memo=self.outputs.setdefault((rule, scan), {}) if cache else None,
         )
 
@@ -282,6 +279,7 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
             kept = (*kept, (ip_path, ip_decision))
     known = known_texts(plan.remember, values) if plan.remember else ()
     ctx = ApplyContext(list(known), values) if known else _NO_KNOWN
+    leaks = Leaks.cached(known) if known else None
     # The plan's own tuple when this event drops nothing more (the common case): the
     # pipeline then counts drops per plan, not per field.
     dropped: Sequence[tuple[str, str]] = plan.dropped
@@ -315,9 +313,9 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
             texts.append(out)
         else:
             others.append(out)
-    if known and Leaks.cached(known).may_hide(texts, others):
+    if leaks is not None and leaks.may_hide(texts, others):
         fields, sent, dropped = _apply_checked(
-            kept, values, context_ip, ip_path, ctx, policy, Leaks.cached(known), list(plan.dropped)
+            kept, values, context_ip, ip_path, ctx, policy, leaks, list(plan.dropped)
         )
     return Disclosure(
         vendor=policy.vendor,

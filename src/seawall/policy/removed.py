@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from typing import TypeVar
 from urllib.parse import unquote_plus
 
@@ -21,8 +22,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 MIN_KNOWN_LEN = 4  # shorter removed values ("Bo", "12") would redact half of every text
 MIN_KNOWN_DIGITS = 6  # a numeric id shorter than this matches timestamps and counts
+_DECODE_ROUNDS = 3  # percent-decoding rounds, at least as many as the PII engine's
 # A run the PII engine might decode as base64 (it does so inside URL parameters).
-_DECODE_ROUNDS = 3
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
 
 
@@ -64,7 +65,7 @@ class Leaks:
 
     __slots__ = ("digits", "folded")
 
-    def __init__(self, known: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, known: Sequence[str]) -> None:
         self.folded = [k.casefold() for k in known]
         self.digits = any(k.isdigit() for k in known)
 
