@@ -59,9 +59,11 @@ class Pipeline:
         out = Minimised()
         per_vendor: dict[str, list[WireMessage]] = {}
         disclosures: list[Disclosure] = []
-        # per vendor: each distinct dropped-fields sequence (mostly a plan's shared
-        # tuple, held here so its id stays unique) and how many disclosures share it
-        drops: dict[str, dict[int, tuple[Sequence[tuple[str, str]], list[int]]]] = {}
+        # How many disclosures share each dropped-fields sequence, per vendor: mostly a
+        # plan's own tuple, so it is counted once per request, not field by field.
+        # ``held`` keeps each sequence alive, so its id stays its own.
+        drops: dict[tuple[str, int], int] = {}
+        held: dict[int, Sequence[tuple[str, str]]] = {}
         vendors_cfg = self.config.vendors
         policies = self.policies
         for event in events:
@@ -78,25 +80,17 @@ class Pipeline:
                     self.metrics.policy_failures.labels(vendor).inc()
                     continue
                 disclosures.append(disclosure)
-                sent = per_vendor.get(vendor)
-                if sent is None:
-                    sent = per_vendor[vendor] = []
-                sent.extend(messages)
-                dropped = disclosure.dropped
-                if dropped:
-                    seen = drops.setdefault(vendor, {})
-                    entry = seen.get(id(dropped))
-                    if entry is None:
-                        seen[id(dropped)] = (dropped, [1])
-                    else:
-                        entry[1][0] += 1
-        for vendor, seen in drops.items():
-            counts: dict[str, int] = {}
-            for dropped, (times,) in seen.values():
-                for _field, category in dropped:
-                    counts[category] = counts.get(category, 0) + times
-            for category, count in counts.items():
-                self.metrics.policy_drops.labels(vendor, category).inc(count)
+                per_vendor.setdefault(vendor, []).extend(messages)
+                if disclosure.dropped:
+                    held[id(disclosure.dropped)] = disclosure.dropped
+                    key = (vendor, id(disclosure.dropped))
+                    drops[key] = drops.get(key, 0) + 1
+        counts: dict[tuple[str, str], int] = {}
+        for (vendor, ref), times in drops.items():
+            for _field, category in held[ref]:
+                counts[vendor, category] = counts.get((vendor, category), 0) + times
+        for (vendor, category), count in counts.items():
+            self.metrics.policy_drops.labels(vendor, category).inc(count)
         out.rows = [(v, msgs) for v, msgs in per_vendor.items() if msgs]
         out.ledger = self.recorder.prepare(disclosures)
         return out

@@ -139,7 +139,7 @@ class LedgerRecorder:
         shape = (d.vendor, d.event.sdk, names)
         positions = self._shapes.get(shape)
         if positions is None:
-            positions = tuple(i for i, s in enumerate(d.sent) if is_identifying(s.category))
+            positions = tuple(i for i, s in enumerate(sent) if is_identifying(s.category))
             if len(self._shapes) >= MAX_SHAPES:
                 self._shapes.clear()
             self._shapes[shape] = positions
