@@ -266,12 +266,12 @@ class _Run:
         )
         self.limiter.acquire()
         result = conn.deliver(msg, self.sender.addr_spec, address)
+        unavailable = result.result == "unavailable"
         with self.lock:
-            if result.result == "unavailable":
-                self.unreachable_since = self.unreachable_since or time.monotonic()
-            else:
-                self.unreachable_since = None
-        if result.result == "unavailable":
+            self.unreachable_since = (
+                (self.unreachable_since or time.monotonic()) if unavailable else None
+            )
+        if unavailable:
             due = time.time() + self.options.relay_retry
             return Outcome(notice.id, "pending", result.reply, due, refund=True)
         if result.result == "sent":
