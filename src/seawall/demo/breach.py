@@ -18,6 +18,7 @@ import orjson
 
 from seawall.core.crypto import pseudonym
 from seawall.demo.world import World
+from seawall.sink.records import complete_lines
 
 __all__ = ["Received", "phish", "received_by", "write_leaked_export"]
 
@@ -49,8 +50,7 @@ def received_by(vendor: str, sink_file: Path, world: World, vendor_key: bytes) -
     """Read a vendor sink's NDJSON and say, per user, whether their email, name and
     city arrived (distinct ids are mapped back through the vendor's pseudonyms)."""
     out = Received(vendor)
-    text = sink_file.read_text(encoding="utf-8") if sink_file.exists() else ""
-    text = text[: text.rfind("\n") + 1]  # complete records only: the sink may be writing
+    text = complete_lines(sink_file).decode("utf-8")  # the sink may still be writing
     by_alias = {pseudonym(vendor_key, u.user_id): u.user_id for u in world.users}
     by_alias.update({u.user_id: u.user_id for u in world.users})
     for line in text.splitlines():
