@@ -34,6 +34,19 @@ def test_redact_uses_tags() -> None:
     assert redact("jane@example.com, 10.1.2.3") == "[EMAIL], [IP]"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # each number is glued to the one before: the tag of one reveals the next
+        ("0@0.AA" + "+12012000000" * 4, "[EMAIL]" + "[PHONE]" * 4),
+        ("0@0.AA" + "+12012000000" * 40, "[REDACTED]"),  # no fixed point within the passes
+    ],
+)
+def test_redact_reaches_a_fixed_point_or_withholds_the_text(text: str, expected: str) -> None:
+    assert redact(text) == expected
+    assert redact(expected) == expected
+
+
 def test_known_values_redact_names() -> None:
     known = KnownValues(["Zoë Ångström", "zoe@example.com"])
     assert redact("Thanks ZOE angstrom!", known=known) == "Thanks [REDACTED]!"

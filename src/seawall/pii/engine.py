@@ -22,7 +22,10 @@ from seawall.pii.known import KnownValues
 #: contains a digit, "@", "%", "::", a hex colon pair or a 16-letter run, and every
 #: encoded form contains "%" or an entity.
 TRIGGER = re.compile(r"[0-9@%]|[A-Fa-f]:[A-Fa-f:]|[A-Za-z_-]{16}|&[A-Za-z]+;")
-_MAX_REDACT_PASSES = 4
+#: Each ``redact`` pass can reveal a neighbour the pass before hid: a number glued to
+#: a digit is refused, the same number next to the tag that replaced that digit is
+#: not.  A text still holding findings after this many passes is withheld whole.
+_MAX_REDACT_PASSES = 16
 #: A cheaper superset of ``TRIGGER`` for ``redact``'s common case, a short clean
 #: string (a button text, a browser name): two character-class searches instead of
 #: one four-way alternation tried at every position.
@@ -164,7 +167,11 @@ class Scanner:
 
         Replacing text can join its neighbours into a new candidate; re-scanning
         until a fixed point makes ``redact`` idempotent by construction.  Clean text
-        costs one scan, text with findings usually two.
+        costs one scan, text with findings usually two.  A text that reaches no fixed
+        point within ``_MAX_REDACT_PASSES`` (a long chain of glued numbers, each
+        revealed by the tag before it) becomes ``[REDACTED]`` as a whole: the cost
+        stays bounded, nothing found is let through, and the result is still a
+        fixed point.
         """
         if not _MAYBE.search(text) and "+" not in text:
             # No detector can fire and there is no decoded view: only known values can.
@@ -174,9 +181,9 @@ class Scanner:
         for _ in range(_MAX_REDACT_PASSES):
             findings = self.scan(text, entities, known)
             if not findings:
-                break
+                return text
             text = apply_tags(text, findings)
-        return text
+        return TAGS[KNOWN_VALUE] if self.scan(text, entities, known) else text
 
 
 def apply_tags(text: str, findings: list[Finding]) -> str:
