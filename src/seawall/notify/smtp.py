@@ -175,6 +175,12 @@ class SmtpConnection:
                 conn.starttls(context=context)
                 conn.ehlo()
             if c.username:
+                if not conn.has_extn("auth"):
+                    raise DeliveryError(
+                        f"the SMTP server {c.host}:{c.port} offers no login (AUTH) on this "
+                        "connection; if it wants TLS first, set smtp.starttls (usually port "
+                        "587) or smtp.tls (465), else remove smtp.username"
+                    )
                 conn.login(c.username, c.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(
