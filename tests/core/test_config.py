@@ -67,6 +67,11 @@ BASE = EXAMPLE.read_text()
             "placeholder",
         ),
         (BASE.replace("listen: 127.0.0.1:8787", "listen: nowhere"), "listen", "host:port"),
+        (
+            BASE + "smtp: {host: mail.example.com, port: 25, username: u, password: p}\n",
+            "smtp",
+            "starttls: true",
+        ),
         ("vendors: [1, 2]\n", "vendors", "dictionary"),
         ("a: b: c\n", None, "not valid YAML"),
     ],
@@ -128,3 +133,18 @@ def test_schema_is_json_schema(tmp_path: Path) -> None:
     doc = json.loads(out.stdout)
     assert doc["additionalProperties"] is False
     assert {"database", "sources", "vendors", "keys_dir"} <= set(doc["properties"])
+
+
+@pytest.mark.parametrize(
+    "smtp",
+    [
+        "{host: mail.example.com, port: 587, starttls: true, username: u, password: p}",
+        "{host: mail.example.com, port: 465, tls: true, username: u, password: p}",
+        "{host: 127.0.0.1, port: 2525, username: u, password: p}",  # a local relay or tunnel
+        "{host: '::1', port: 2525, username: u, password: p}",
+        "{host: mail.example.com, port: 25}",  # no login: nothing secret to protect
+    ],
+)
+def test_a_relay_login_travels_over_tls_or_stays_on_this_host(tmp_path: Path, smtp: str) -> None:
+    config = load_config(_write(tmp_path, BASE + f"smtp: {smtp}\n"), env={})
+    assert config.smtp is not None

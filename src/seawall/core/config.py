@@ -8,6 +8,7 @@ only half understood.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -165,6 +166,26 @@ class Smtp(_Model):
     username: str | None = None
     password: str | None = None
     sender: str = "Security <security@example.com>"
+
+    @model_validator(mode="after")
+    def _no_password_in_the_clear(self) -> Smtp:
+        # A relay login without TLS would send the password readable to anyone on the
+        # path; only a relay on this host (or a local TLS tunnel) may be used that way.
+        if self.username and not (self.tls or self.starttls) and not _is_loopback(self.host):
+            raise ValueError(
+                f"a login to {self.host} needs TLS: set starttls: true (port 587) or "
+                "tls: true (port 465)"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Canary(_Model):
