@@ -26,6 +26,8 @@ _PIECES = st.sampled_from([
     "jane%40example.com", "%250A", "%0A", "a+b", "&#64;", "&amp;", "=", "?state=",
     "eyJlbWFpbCI6ImphbmVAZXhhbXBsZS5jb20ifQ", "\udcff", "\x00", "é", "+1 202-555-0143",
     "4111 1111 1111 1111", "x" * 5000,
+    "?s=Y2FsbAorMSAyMDItNTU1LTAxNDM=",  # base64 of text holding a newline
+    "&t%3DeyJlIjoiamFuZUBleGFtcGxlLmNvbSJ9",  # base64 behind an encoded "="
 ])  # fmt: skip
 LINE = st.one_of(
     st.sampled_from(TEXTS),

@@ -8,7 +8,7 @@ import phonenumbers
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from seawall.pii.phone import NATIONAL_LENGTHS, _may_be_valid, libphonenumber_valid
+from seawall.pii.phone import NATIONAL_LENGTHS, _may_be_valid, digits_of, libphonenumber_valid
 
 _PREFIXES = st.sampled_from(["", "0", "00", "01", "011", "1", "11", "111", "1111", "10", "2", "44"])
 _GROUPS = st.lists(st.text("0123456789", min_size=1, max_size=4), min_size=1, max_size=6)
@@ -40,3 +40,9 @@ def test_length_shortcut_refuses_only_invalid_numbers(
         return
     if not _may_be_valid(digits):
         assert not libphonenumber_valid(candidate)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123456789 ().-+x٣²\x00", max_size=20) | st.text(max_size=20))
+def test_digits_of_is_the_ascii_digits(candidate: str) -> None:
+    assert digits_of(candidate) == re.sub("[^0-9]", "", candidate)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seawall.pii import ENTITIES, KnownValues, redact, scan
-from seawall.pii.engine import apply_tags
+from seawall.pii.engine import TRIGGER, apply_tags, triggered
 from seawall.pii.finding import KNOWN_VALUE
 from seawall.pii.known import _fold_char, _fold_with_map
 
@@ -97,3 +97,16 @@ def test_folding_keeps_offsets(text: str) -> None:
         assert all(len(f) == 1 for _, f in reference)
     else:
         assert starts == [i for i, f in reference for _ in f] + [len(text)]
+
+
+_TRIGGER_TEXT = st.one_of(
+    TEXT,
+    st.text(alphabet="aAfF:&;_-xyz0@% é", max_size=40),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz_- ", min_size=10, max_size=40),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_TRIGGER_TEXT)
+def test_the_prefilter_searched_branch_by_branch_is_the_alternation(text: str) -> None:
+    assert triggered(text) == (TRIGGER.search(text) is not None)

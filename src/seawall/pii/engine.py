@@ -18,10 +18,15 @@ from seawall.pii.finding import KNOWN_VALUE, PRIORITY, TAGS, Finding
 from seawall.pii.known import KnownValues
 
 #: Text that cannot hold any detectable entity matches none of these, so the common
-#: case (a word, a title, a plain path) costs one regex search.  Every detector match
-#: contains a digit, "@", "%", "::", a hex colon pair or a 16-letter run, and every
-#: encoded form contains "%" or an entity.
+#: case (a word, a title, a plain path) costs a few C-level searches.  Every detector
+#: match contains a digit, "@", "%", "::", a hex colon pair or a 16-letter run, and
+#: every encoded form contains "%" or an entity.  ``triggered`` searches the branches
+#: one at a time: the alternation tried a 16-letter count at every letter of the text,
+#: five times the cost of the separate searches.
 TRIGGER = re.compile(r"[0-9@%]|[A-Fa-f]:[A-Fa-f:]|[A-Za-z_-]{16}|&[A-Za-z]+;")
+_DIGIT_AT_PERCENT = re.compile(r"[0-9@%]")
+_HEX_COLON = re.compile(r"[A-Fa-f]:[A-Fa-f:]")
+_ENTITY_LIKE = re.compile(r"&[A-Za-z]+;")
 #: Each ``redact`` pass can reveal a neighbour the pass before hid: a number glued to
 #: a digit is refused, the same number next to the tag that replaced that digit is
 #: not.  A text still holding findings after this many passes is withheld whole.
@@ -35,6 +40,17 @@ _START_END = itemgetter(1, 2)
 
 #: A finding before it becomes a ``Finding``: (entity, start, end).
 Span = tuple[str, int, int]
+
+
+def triggered(text: str) -> bool:
+    """``TRIGGER.search(text) is not None``, cheaper (see ``TRIGGER``)."""
+    if _DIGIT_AT_PERCENT.search(text):
+        return True
+    if ":" in text and _HEX_COLON.search(text):
+        return True
+    if "&" in text and _ENTITY_LIKE.search(text):
+        return True
+    return len(text) >= 16 and _LETTER_RUN.search(text) is not None
 
 
 def resolve(found: list[Span]) -> list[Span]:
@@ -103,7 +119,7 @@ class Scanner:
             return []
         found: list[Span] = []
         text_views: list[View] | None = None
-        if TRIGGER.search(text):
+        if triggered(text):
             text_views = views(text)
             for view in text_views:
                 self.detect(view, entities, found)

@@ -40,7 +40,7 @@ def spans_of_lines(
     (most analytics strings) cost a share of the Hyperscan pass and of a few C-level
     list operations, and no Python step of their own.
     """
-    from seawall.pii.engine import TRIGGER, resolve
+    from seawall.pii.engine import resolve, triggered
 
     backend = scanner.backend
     joined = "\n".join(lines)
@@ -61,7 +61,7 @@ def spans_of_lines(
     base64_lines: list[tuple[int, list[View]]] = []
     for i in _lines_with(_DECODABLE, joined, lines):
         line = lines[i]
-        if i in long_lines or not TRIGGER.search(line):
+        if i in long_lines or not triggered(line):
             continue
         line_views = views(line)
         for view in line_views[1:]:
@@ -84,7 +84,7 @@ def spans_of_lines(
         found.setdefault(i, []).extend(scanner.base64_spans(line_views, entities))
     results: list[list[Span]] = [[] for _ in lines]
     for i, spans in found.items():
-        if spans and TRIGGER.search(lines[i]):
+        if spans and triggered(lines[i]):
             results[i] = resolve(spans)
     for i in long_lines:
         results[i] = resolve(scanner.spans(lines[i], entities))

@@ -47,19 +47,36 @@ def phone_number(text: str, start: int, end: int) -> Span | None:
     if after in ".:,-" and char_at(text, end + 1).isdigit():
         return None  # a version, a clock time or a longer number
     candidate = text[start:end]
-    digits = _NOT_DIGIT.sub("", candidate)
+    if "." in candidate and not _DOTTED.fullmatch(candidate):
+        return None
+    digits = digits_of(candidate)
     if len(digits) < 7 or len(digits) > 15:
         return None
     plus = candidate[0] == "+"
     if not plus and len(digits) == len(candidate):
         return None  # a bare run of digits is an id or a timestamp far more often
-    if "." in candidate and not _DOTTED.fullmatch(candidate):
-        return None
     if _DATE.match(candidate.lstrip("+(")):
         return None
     if not plus and not _may_be_valid(digits):
         return None
     return (start, end) if _valid(candidate) else None
+
+
+def digits_of(candidate: str) -> str:
+    """The ASCII digits of ``candidate``.  The pattern only admits digits and
+    ``+ ( ) . -`` and spaces, which ``str.replace`` removes at a third of the cost of a
+    regex substitution; anything else takes the regex."""
+    digits = (
+        candidate.replace(" ", "")
+        .replace("-", "")
+        .replace(".", "")
+        .replace("(", "")
+        .replace(")", "")
+        .replace("+", "")
+    )
+    if digits.isascii() and digits.isdigit():
+        return digits
+    return _NOT_DIGIT.sub("", candidate)
 
 
 def _may_be_valid(digits: str) -> bool:
@@ -87,7 +104,7 @@ def _valid(candidate: str) -> bool:
     (``seawall.pii.numbering``: the same answer in a fraction of the time).
     """
     if candidate[0] == "+" and _PLAIN_INTERNATIONAL.fullmatch(candidate):
-        fast = international_valid(_NOT_DIGIT.sub("", candidate))
+        fast = international_valid(digits_of(candidate))
         if fast is not None:
             return fast
     return libphonenumber_valid(candidate)
