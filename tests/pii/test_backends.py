@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seawall.pii.backends import backend_named
+from seawall.pii.decoding import mask
+from seawall.pii.detectors import DETECTORS
 from seawall.pii.engine import Scanner
 
 CORPUS = Path(__file__).parents[1] / "data" / "pii" / "corpus.jsonl"
@@ -50,3 +53,26 @@ def test_backends_agree_on_mixtures(text: str) -> None:
     expected = REFERENCE.scan(text)
     for scanner in SCANNERS.values():
         assert scanner.scan(text) == expected
+
+
+_FAST = [d for d in DETECTORS if d.for_re]
+_NEAR_MISSES = st.text(alphabet="aZ09_+-.@()= :/xtokenAPIpsw\"'", max_size=60)
+
+
+def _spans(pattern: bytes, data: bytes) -> list[tuple[int, int]]:
+    return [m.span() for m in re.compile(pattern).finditer(data)]
+
+
+def test_re_patterns_match_where_the_shared_patterns_match_on_the_corpus() -> None:
+    assert _FAST  # the test must compare something
+    data = mask("\n".join(TEXTS))
+    for d in _FAST:
+        assert _spans(d.re_pattern, data) == _spans(d.pattern, data), d.entity
+
+
+@settings(max_examples=500, deadline=None)
+@given(_NEAR_MISSES | st.sampled_from(TEXTS[:300]) | st.text(max_size=40))
+def test_re_patterns_match_where_the_shared_patterns_match(text: str) -> None:
+    data = mask(text)
+    for d in _FAST:
+        assert _spans(d.re_pattern, data) == _spans(d.pattern, data), d.entity

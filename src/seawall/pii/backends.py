@@ -65,7 +65,7 @@ class ReBackend(_Sequential):
     name = "re"
 
     def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
-        super().__init__([re.compile(d.pattern) for d in detectors], detectors)
+        super().__init__([re.compile(d.re_pattern) for d in detectors], detectors)
 
 
 class Re2Backend(_Sequential):
@@ -107,7 +107,7 @@ class HyperscanBackend:
         per_line = [b"(?:" + p + rb")[^\n]*\n" for p in patterns]
         self._per_line = load_database(per_line, 0)
         self._local = threading.local()  # a Hyperscan scratch space serves one thread
-        self.short = [re.compile(p) for p in patterns]
+        self.short = [re.compile(d.re_pattern) for d in detectors]
         self._long: Sequence[Any]
         try:
             import re2

@@ -32,26 +32,45 @@ class Detector:
 
     ``needs`` lists literals of which at least one occurs in every match; the
     ``re`` and RE2 backends skip the pattern when none is present (Hyperscan does
-    not need the hint).
+    not need the hint).  ``for_re``, when set, is the same pattern written for
+    Python's ``re``, which tries a pattern at every position it cannot rule out by
+    its first character: a lookahead naming the characters a match starts with,
+    possessive runs where giving characters back can never help (the run's class
+    excludes the character that must follow).  RE2 and Hyperscan lack both.
     """
 
     entity: str
     pattern: bytes
     validate: v.Validator
     needs: tuple[str, ...]
+    for_re: bytes = b""
+
+    @property
+    def re_pattern(self) -> bytes:
+        """The pattern to compile with Python's ``re``: the same matches, found faster."""
+        return self.for_re or self.pattern
 
 
 _DIGITS = tuple("0123456789")
 _TOKEN = rb"[A-Za-z0-9_-]"
+_EMAIL = rb"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
+_PHONE = rb"\+?\(?[0-9][0-9 ().-]{5,}[0-9]"
+_SECRET_NAME = (
+    rb"(?i:api[_-]?key|api[_-]?secret|secret[_-]?key|client[_-]?secret|access[_-]?key"
+    rb"|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key|secret|token"
+    rb"|password|passwd)[\"']?[ ]*[=:][ ]*[\"']?[A-Za-z0-9_+/=.~-]{16,}"
+)
+_CREDENTIALS = rb"[A-Za-z][A-Za-z0-9+.-]*://[^ \t\n\r\f\v/?#@:]+:[^ \t\n\r\f\v/?#@]+@"
 
 DETECTORS: tuple[Detector, ...] = (
     Detector(
         EMAIL_ADDRESS,
-        rb"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}",
+        _EMAIL,
         v.email,
         ("@",),
+        _EMAIL.replace(rb"+@", rb"++@", 1),
     ),
-    Detector(PHONE_NUMBER, rb"\+?\(?[0-9][0-9 ().-]{5,}[0-9]", phone_number, _DIGITS),
+    Detector(PHONE_NUMBER, _PHONE, phone_number, _DIGITS, rb"(?=[+(0-9])" + _PHONE),
     Detector(IP_ADDRESS, rb"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", v.ipv4, (".",)),
     Detector(IP_ADDRESS, rb"[0-9A-Fa-f]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*", v.ipv6, ("::", ":")),
     Detector(CREDIT_CARD, rb"[0-9](?:[ -]?[0-9]){12,22}", v.credit_card, _DIGITS),
@@ -92,16 +111,16 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(SECRET_KEY, rb"GOCSPX-" + _TOKEN + rb"{20,}", v.prefixed_secret, ("GOCSPX-",)),
     Detector(
         SECRET_KEY,
-        rb"(?i:api[_-]?key|api[_-]?secret|secret[_-]?key|client[_-]?secret|access[_-]?key"
-        rb"|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key|secret|token"
-        rb"|password|passwd)[\"']?[ ]*[=:][ ]*[\"']?[A-Za-z0-9_+/=.~-]{16,}",
+        _SECRET_NAME,
         v.generic_secret,
         ("=", ":"),
+        rb"(?=[ACPRSTacprst])" + _SECRET_NAME,  # the names' first letters
     ),
     Detector(
         URL_CREDENTIALS,
-        rb"[A-Za-z][A-Za-z0-9+.-]*://[^ \t\n\r\f\v/?#@:]+:[^ \t\n\r\f\v/?#@]+@",
+        _CREDENTIALS,
         v.url_credentials,
         ("://",),
+        _CREDENTIALS.replace(rb"*://", rb"*+://", 1),
     ),
 )
