@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import base64
+import html
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seawall.pii import redact, scan
+from seawall.pii.decoding import _ENTITY_PATTERN, View, _decode_bytes, decode_once
 
 
 @pytest.mark.parametrize(
@@ -41,3 +46,41 @@ def test_redacting_encoded_data_leaves_no_half() -> None:
 
 def test_binary_base64_is_not_decoded_text() -> None:
     assert scan("?sig=" + base64.b64encode(bytes(range(200, 232))).decode()) == []
+
+
+def _reference_decode_once(text: str, *, plus_is_space: bool) -> View | None:
+    """The decoder written position by position, every percent run through the byte
+    by byte UTF-8 decoder: the engine's decoder must build the very same view."""
+    escape = r"(?:%[0-9A-Fa-f]{2})+" + ("|" + _ENTITY_PATTERN if plus_is_space else "")
+    out: list[str] = []
+    starts: list[int] = []
+    i = 0
+    while i < len(text):
+        m = re.compile(escape).match(text, i)
+        if m is not None and m.group()[0] == "%":
+            _decode_bytes(bytes.fromhex(m.group().replace("%", "")), i, out, starts)
+            i = m.end()
+        elif m is not None and html.unescape(m.group()) != m.group():
+            out.append(html.unescape(m.group()))
+            starts.extend([i] * len(out[-1]))
+            i = m.end()
+        else:
+            out.append(" " if plus_is_space and text[i] == "+" else text[i])
+            starts.append(i)
+            i += 1
+    starts.append(len(text))
+    decoded = "".join(out)
+    unchanged = decoded == text and starts == list(range(len(text) + 1))
+    return None if unchanged and (not plus_is_space or "+" not in text) else View(decoded, starts)
+
+
+_PIECES = ["%40", "%2B", "%25", "%C3%A9", "%E2%82%AC", "%F0%9F%98%80", "%FF", "%C3", "+",
+           "&#64;", "&amp;", "&fjlig;", "&nosuch;", "&#x1F600;", "%2", "a", " ", "é", "\udcff",
+           "=", "%%"]  # fmt: skip
+_ENCODED = st.lists(st.sampled_from(_PIECES) | st.text(max_size=4), max_size=12).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_ENCODED, st.booleans())
+def test_decoding_builds_the_views_of_the_reference_decoder(text: str, plus: bool) -> None:
+    assert decode_once(text, plus_is_space=plus) == _reference_decode_once(text, plus_is_space=plus)
