@@ -7,7 +7,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seawall.pii.validators import iban_ok, ipv4_ok, luhn_ok
+from seawall.pii.validators import domain_labels_ok, iban_ok, ipv4_ok, luhn_ok
 
 _OCTET = st.text("0123456789", min_size=1, max_size=3)
 _IBAN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -48,3 +48,14 @@ def _luhn_reference(digits: str) -> bool:
 @given(st.text("0123456789", min_size=1, max_size=19))
 def test_luhn_ok_is_the_luhn_checksum(digits: str) -> None:
     assert luhn_ok(digits) == _luhn_reference(digits)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text("a-.", max_size=12)
+    | st.lists(st.text("ab-", max_size=70), min_size=1, max_size=4).map(".".join)
+)
+def test_domain_labels_ok_is_the_rule_on_each_label(domain: str) -> None:
+    labels = domain.split(".")
+    expected = all(lab and len(lab) <= 63 and lab[0] != "-" and lab[-1] != "-" for lab in labels)
+    assert domain_labels_ok(domain) == expected
