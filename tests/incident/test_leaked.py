@@ -245,3 +245,30 @@ def test_shown_columns_of_wide_files(tmp_path: Path, extra: int) -> None:
         "u1": tuple(sorted(("user_id", "email", "c0", f"c{extra - 1}"))),
         "u2": ("user_id",),
     }
+
+
+@pytest.mark.parametrize("gaps", [3, 40], ids=["few-gaps", "many-gaps"])
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_line_numbers_survive_many_skipped_lines(tmp_path: Path, fmt: str, gaps: int) -> None:
+    """Blank and undecodable lines shift the records after them; the outcomes name each
+    record's physical line whether a few lines were skipped or many (two ways of
+    renumbering: a CASE per record, or an ASOF join past 32 steps)."""
+    head = [b"user_id,email"] if fmt == "csv" else []
+    lines, expected, bad = list(head), {}, []
+    for k in range(gaps * 3):
+        if k % 3 == 1:
+            lines.append(b"")
+        elif k % 3 == 2 and k % 2:
+            lines.append(b"caf\xe9,x" if fmt == "csv" else b'{"user_id": "caf\xe9"}')
+            bad.append(len(lines))
+        else:
+            uid = f"u{k % 5 + 1}" if k % 4 else f"nobody{k}"
+            lines.append(
+                f"{uid},".encode() if fmt == "csv" else json.dumps({"user_id": uid}).encode()
+            )
+            expected[len(lines)] = "matched" if k % 4 else "unknown"
+    out = tmp_path / "outcomes.csv"
+    result = _match(tmp_path / f"f.{fmt}", b"\n".join(lines) + b"\n", outcomes=out)
+    rows = [r.split(",") for r in out.read_text().splitlines()[1:]]
+    assert {int(r[0]): r[1] for r in rows if r[1] != "invalid"} == expected
+    assert _lines(result) == bad == [int(r[0]) for r in rows if r[1] == "invalid"]

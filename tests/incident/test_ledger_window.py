@@ -58,6 +58,7 @@ def _ledger(db: Database) -> LedgerRecorder:
     return rec
 
 
+@pytest.mark.parametrize("arrow", [True, False], ids=["arrow", "sqlalchemy"])
 @pytest.mark.parametrize(
     ("window", "expected"),
     [
@@ -70,11 +71,15 @@ def _ledger(db: Database) -> LedgerRecorder:
     ],
 )
 def test_fields_inside_the_window(
-    db: Database, window: tuple[float | None, float | None], expected: dict[str, tuple[str, ...]]
+    db: Database,
+    window: tuple[float | None, float | None],
+    expected: dict[str, tuple[str, ...]],
+    arrow: bool,
 ) -> None:
     rec = _ledger(db)
     con = duckdb.connect()
-    categories = stage_ledger(con, db, "mp", *window)
+    categories, reader = stage_ledger(con, db, "mp", *window, arrow=arrow)
+    assert reader == ("arrow" if arrow else "sqlalchemy")
     rows = con.execute("SELECT subject, kind, fields, first_seen, last_seen FROM led").fetchall()
     names = {rec.fp(s): s for s in "ab"}
     got = {names[bytes(s)]: tuple(f.split("\x1f")) for s, _, f, _, _ in rows}

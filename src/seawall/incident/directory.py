@@ -204,7 +204,7 @@ def _stage_csv(con: Any, path: Path) -> int:
     cols = ", ".join(f"{_q(h)}: 'VARCHAR'" for h in header)
     parts = []
     for c in COLUMNS:
-        value = f"nullif({trim_sql(_q(names[c]))}, '')" if c in names else "NULL"
+        value = f"nullif({trim_sql(_q(names[c]))}, '')" if c in names else "NULL::VARCHAR"
         parts.append(f"upper({value}) AS country" if c == "country" else f"{value} AS {c}")
     _x(
         con,

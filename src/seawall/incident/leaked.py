@@ -115,11 +115,16 @@ def _clear_rejects(con: Any) -> None:
     _x(con, "DROP TABLE IF EXISTS reject_scans")
 
 
+# Up to this many renumbering steps are applied as one CASE per record; beyond, as an
+# ASOF join (which sorts every column of the table: ten times the CPU at 10M rows).
+_CASE_STEPS = 32
+
+
 def _physical(con: Any, table: str, excluded: str, *, into: str | None = None) -> None:
     """Renumber ``table.rn`` (k-th surviving record) to the physical line, given the
-    table ``excluded(line)`` of lines that produced no record; ASOF keeps it one pass.
-    ``into``: a view of that name instead of rewriting ``table`` (ten million rows are
-    then renumbered while the next step reads them, not copied once more)."""
+    table ``excluded(line)`` of lines that produced no record. ``into``: a view of that
+    name instead of rewriting ``table`` (ten million rows are then renumbered while the
+    next step reads them, not copied once more)."""
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE _thr AS
@@ -128,6 +133,18 @@ def _physical(con: Any, table: str, excluded: str, *, into: str | None = None) -
                  row_number() OVER (ORDER BY line) AS n FROM {excluded}) GROUP BY t""",
     )
     kind = "VIEW" if into else "TABLE"
+    steps = con.execute(f"SELECT t, n FROM _thr ORDER BY t DESC LIMIT {_CASE_STEPS + 1}")
+    thresholds = steps.fetchall()
+    if len(thresholds) <= _CASE_STEPS:
+        # From record rn on, n lines before it produced no record: the last step wins.
+        whens = " ".join(f"WHEN x.rn >= {int(t)} THEN {int(n)}" for t, n in thresholds)
+        shift = f"CASE {whens} ELSE 0 END" if whens else "0"
+        _x(
+            con,
+            f"""CREATE OR REPLACE TEMP {kind} {into or table} AS
+            SELECT x.* EXCLUDE (rn), x.rn + {shift} AS line FROM {table} x""",
+        )
+        return
     _x(
         con,
         f"""CREATE OR REPLACE TEMP {kind} {into or table} AS

@@ -179,8 +179,11 @@ def _stage_rows(con: Any, columns: Mapping[str, str]) -> None:
     )
     emails = [c for c, k in columns.items() if k.startswith("user.contact.email")]
     id_parts = ", ".join(f"nullif(trim({_q(c)}), '')" for c in ids)
-    id_expr = f"coalesce({id_parts})" if ids else "NULL"
-    email_expr = _norm_sql(f"coalesce({', '.join(_q(c) for c in emails)})") if emails else "NULL"
+    # Typed NULLs: DuckDB before 2.0 gives a bare NULL column the type INTEGER.
+    id_expr = f"coalesce({id_parts})" if ids else "NULL::VARCHAR"
+    email_expr = (
+        _norm_sql(f"coalesce({', '.join(_q(c) for c in emails)})") if emails else "NULL::VARCHAR"
+    )
     # The columns a record shows: a bit per column (or, past 62 columns, their names
     # FIELD_SEP-joined); far cheaper than a list (and a lambda) over ten million rows.
     if len(columns) <= _MASK_COLUMNS:
@@ -231,7 +234,7 @@ def _stage_pseudonyms(con: Any, canaries: set[str], vendor_key: bytes) -> None:
 
 
 def _classify(con: Any, canary_domain: str | None) -> None:
-    domain = _lit("@" + canary_domain.lower()) if canary_domain else "NULL"
+    domain = _lit("@" + canary_domain.lower()) if canary_domain else "NULL::VARCHAR"
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE res AS
@@ -336,16 +339,25 @@ def _collect(con: Any, result: MatchResult, ledger_key: bytes, keep_hits: bool) 
     ]
     masks = len(result.columns) <= _MASK_COLUMNS
     # The people the file shows, as the scope takes them (table ``hits``): the subject
-    # (the ledger key's fingerprint of the user id) is computed by DuckDB, and the
-    # categories once per distinct column set.
+    # (the ledger key's fingerprint of the user id) is taken from the directory's
+    # fingerprints when a caller staged them (``frame.stage_fingerprints``, same key),
+    # else computed by DuckDB; the categories once per distinct column set.
+    staged = bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'dir'"
+        ).fetchall()[0][0]
+    )
+    fp = f"unhex({fingerprint_sql('g.user_id')})"
+    subject = f"CASE WHEN d.fp IS NOT NULL THEN d.fp ELSE {fp} END" if staged else fp
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE hits_raw AS
-        SELECT user_id, unhex({fingerprint_sql("user_id")}) AS subject,
-          {"bit_or(shown)::VARCHAR" if masks else "string_agg(DISTINCT shown, chr(31))"} AS ff,
-          outcome = 'canary' AS canary
-        FROM res WHERE outcome IN ('matched', 'canary') AND user_id IS NOT NULL
-        GROUP BY user_id, outcome""",
+        SELECT g.user_id, {subject} AS subject, g.ff, g.canary FROM (
+          SELECT user_id, outcome = 'canary' AS canary,
+            {"bit_or(shown)::VARCHAR" if masks else "string_agg(DISTINCT shown, chr(31))"} AS ff
+          FROM res WHERE outcome IN ('matched', 'canary') AND user_id IS NOT NULL
+          GROUP BY user_id, outcome) g
+        {"LEFT JOIN dir d ON d.user_id = g.user_id" if staged else ""}""",
         fingerprint_params(ledger_key),
     )
     shapes = [r[0] for r in con.execute("SELECT DISTINCT ff FROM hits_raw").fetchall()]

@@ -100,11 +100,13 @@ def run_scope(
     inputs: dict[str, object] | None = None,
     timeline: tuple[str, str] = ("scoped", "scope from the ledger"),
     con: Any = None,
+    arrow_ledger: bool = True,
 ) -> ScopeRun:
     """Scope from the ledger, merge the file's hits (new ones, else the last version's),
     and save the result as the next version. ``con``: a DuckDB connection on which a
     caller (``run_match``) already staged the directory (``people``), its fingerprints
-    (``stage_fingerprints``, with the same canaries) and ``hits``."""
+    (``stage_fingerprints``, with the same canaries) and ``hits``. ``arrow_ledger=False``
+    reads the ledger through SQLAlchemy even where an ADBC driver is installed."""
     store = IncidentStore(db)
     incident = store.get(incident_id)
     _check_vendor(config, incident)
@@ -123,7 +125,7 @@ def run_scope(
                 _stage_hits(con, hits)
             stage_fingerprints(con, ledger_key, canaries)
         people = int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
-        categories = stage_ledger(con, db, incident.vendor, start, end)
+        categories, reader = stage_ledger(con, db, incident.vendor, start, end, arrow=arrow_ledger)
         counts = build_scope(con, categories)
         summary: dict[str, object] = {"incident": incident.id, "vendor": incident.vendor}
         summary.update(counts)
@@ -137,6 +139,7 @@ def run_scope(
                 "directory": config.directory.kind if config.directory else None,
                 "directory_people": people,
                 "canaries": len(canaries),
+                "ledger_reader": reader,
                 "at": time.time(),
                 **(inputs or {}),
             },
