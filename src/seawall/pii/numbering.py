@@ -59,9 +59,10 @@ class _Desc:
 
 @dataclass(frozen=True, slots=True)
 class _Region:
-    """A region's leading-digits rule and its patterns."""
+    """A region's leading-digits rule, national prefix for parsing, and patterns."""
 
     leading_digits: re.Pattern[str] | None
+    national_prefix: re.Pattern[str] | None
     general: _Desc | None
     types: tuple[_Desc, ...]
 
@@ -70,14 +71,6 @@ class _Region:
         if self.general is None or not self.general.accepts(nsn):
             return False
         return any(desc.accepts(nsn) for desc in self.types)
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A country calling code: the national prefix ``parse`` may strip, its regions."""
-
-    national_prefix: re.Pattern[str] | None
-    regions: tuple[_Region, ...]
 
 
 def _desc(metadata: PhoneMetadata, name: str) -> _Desc | None:
@@ -91,37 +84,24 @@ def _region(metadata: PhoneMetadata) -> _Region:
     names = _TYPES if metadata.same_mobile_and_fixed_line_pattern else (*_TYPES, "mobile")
     types = tuple(d for d in (_desc(metadata, name) for name in names) if d is not None)
     leading = metadata.leading_digits
+    prefix = metadata.national_prefix_for_parsing
     return _Region(
         re.compile(leading) if leading is not None else None,
+        re.compile(prefix) if prefix else None,
         _desc(metadata, "general_desc"),
         types,
     )
 
 
-def _plan(country_code: int) -> _Plan | None:
-    """The plan of a geographic country code, or ``None`` (non-geographic, no metadata)."""
-    regions = COUNTRY_CODE_TO_REGION_CODE[country_code]
-    if _NON_GEOGRAPHIC in regions:
-        return None
-    metadatas = [PhoneMetadata.metadata_for_region(region, None) for region in regions]
-    main = metadatas[0]
-    if main is None:
-        return None
-    prefix = main.national_prefix_for_parsing
-    return _Plan(
-        re.compile(prefix) if prefix else None,
-        tuple(_region(m) for m in metadatas if m is not None),
-    )
+_regions: dict[str, _Region | None] = {}
 
 
-_plans: dict[int, _Plan | None] = {}
-
-
-def _plan_of(country_code: int) -> _Plan | None:
-    """Built on first use: most scans meet a handful of countries."""
-    if country_code not in _plans:
-        _plans[country_code] = _plan(country_code)
-    return _plans[country_code]
+def _region_of(code: str) -> _Region | None:
+    """Built on first use: a scan meets a handful of regions (NANP alone has 25)."""
+    if code not in _regions:
+        metadata = PhoneMetadata.metadata_for_region(code, None)
+        _regions[code] = None if metadata is None else _region(metadata)
+    return _regions[code]
 
 
 def international_valid(digits: str) -> bool | None:
@@ -136,15 +116,20 @@ def international_valid(digits: str) -> bool | None:
     else:
         return None
     nsn = digits[size:]
-    plan = _plan_of(country_code)
-    if plan is None or len(nsn) < 2 or len(nsn) > 17 or nsn[0] == "0":
+    codes = COUNTRY_CODE_TO_REGION_CODE[country_code]
+    if _NON_GEOGRAPHIC in codes or len(nsn) < 2 or len(nsn) > 17 or nsn[0] == "0":
         return None
-    if plan.national_prefix is not None and plan.national_prefix.match(nsn):
+    main = _region_of(codes[0])  # the region whose national prefix parse would strip
+    if main is None:
         return None
-    regions = plan.regions
-    if len(regions) == 1:
-        return regions[0].accepts(nsn)
-    for region in regions:
+    if main.national_prefix is not None and main.national_prefix.match(nsn):
+        return None
+    if len(codes) == 1:
+        return main.accepts(nsn)
+    for code in codes:
+        region = _region_of(code)
+        if region is None:
+            continue
         if region.leading_digits is not None:
             if region.leading_digits.match(nsn):
                 return region.accepts(nsn)
