@@ -13,6 +13,7 @@ from seawall.core.config import Policy, parse_config
 from seawall.core.crypto import pseudonym
 from seawall.core.errors import ConfigError
 from seawall.core.types import Context, Event
+from seawall.policy.catalogue import entries
 from seawall.policy.engine import MAX_CACHED_PATHS, CompiledPolicy, apply, compile_policy
 
 KEY = b"v" * 32
@@ -323,3 +324,34 @@ def test_example_config_shipped_with_seawall_compiles(tmp_path: Path) -> None:
     p = issue_policy()
     assert p.vendor == "mixpanel"
     assert len(p.rules) == 10
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "invited:ada.lovelace@example.com",  # found by the PII engine
+        "phone:+44 20 7946 0958",
+        "x" * 201,  # longer than the ledger keeps a name
+    ],
+)
+def test_a_field_named_after_a_person_is_dropped_whatever_the_rules(name: str) -> None:
+    # keep-everything policies included: the vendor and the ledger receive the names too
+    for p in (policy(default="keep"), policy(default="redact", free_text="keep")):
+        d = apply(event({"event": "Invited", name: True, "plan": "pro"}), p)
+        assert d.fields == {"event": "Invited", "plan": "pro"}
+        assert name in dict(d.dropped)
+        assert all(name not in f.field for f in d.sent)
+
+
+def test_a_field_named_after_a_removed_value_is_dropped() -> None:
+    p = policy(default="keep", rules=[{"field": "$name", "action": "drop"}])
+    fields = {"$name": "Gwendolyn Zed", "invited_gwendolyn zed": True, "plan": "pro"}
+    d = apply(event(fields), p)
+    assert d.fields == {"plan": "pro"}
+    assert "gwendolyn" not in json.dumps(d.fields).lower()
+
+
+def test_every_catalogued_field_name_reaches_the_vendor_when_kept() -> None:
+    p = policy(default="keep", free_text="keep")
+    for entry in entries():
+        assert p.decide(entry.sdk, entry.path).rule != "name", entry.path

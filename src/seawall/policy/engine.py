@@ -31,6 +31,7 @@ from fnmatch import translate
 from seawall.core.config import Policy, Rule
 from seawall.core.errors import ConfigError, PolicyError
 from seawall.core.types import Disclosure, Event, JSONValue, SdkKind, SentField
+from seawall.pii import redact
 from seawall.policy.actions import (
     ACTIONS,
     Action,
@@ -54,6 +55,7 @@ from seawall.policy.removed import Leaks, known_texts
 
 IP_FIELDS = frozenset({"ip", "$ip", "context.ip"})
 IP_CATEGORY = "user.device.ip_address"
+MAX_NAME_CHARS = 200  # longer field names are dropped (the ledger's column holds 300)
 MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
 MAX_CACHED_VALUES = 100_000  # per rule: recent value -> output; cleared when full
 _NO_KNOWN = ApplyContext([], {})
@@ -157,6 +159,11 @@ class CompiledPolicy:
         if path in IP_FIELDS:
             return self._decision(IP_CATEGORY, self.ip, "ip", explicit=True, free_text=False)
         category = category_of(sdk, path)
+        if not _plain_name(path):
+            # The name itself goes to the vendor and into the ledger: a property named
+            # after a person ("invited:ada@example.com") or too long for the ledger is
+            # dropped, whatever the rules say (a name cannot be redacted in place).
+            return self._decision(category, None, "name", explicit=False)
         for rule in self.rules:
             if rule.matches(sdk, path, category):
                 return self._decision(category, rule.action, rule.label, explicit=True)
@@ -200,6 +207,12 @@ class CompiledPolicy:
             opaque=action is not None and action.opaque,
             memo=self.outputs.setdefault((rule, scan), {}) if cache else None,
         )
+
+
+def _plain_name(path: str) -> bool:
+    """Whether a field name may reach the vendor: short enough for the ledger, and
+    holding nothing the PII engine finds (checked once per name; decisions are cached)."""
+    return len(path) <= MAX_NAME_CHARS and redact(path) == path
 
 
 def compile_policy(
@@ -313,6 +326,8 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
             texts.append(out)
         else:
             others.append(out)
+    if plan.names:  # custom field names go to the vendor too
+        texts.append(plan.names)
     if leaks is not None and leaks.may_hide(texts, others):
         fields, sent, dropped = _apply_checked(
             kept, values, context_ip, ip_path, ctx, policy, leaks, list(plan.dropped)
@@ -362,6 +377,9 @@ def _apply_checked(
     fields: dict[str, JSONValue] = {}
     sent: list[SentField] = []
     for path, decision in kept:
+        if decision.category == FALLBACK_CATEGORY and leaks.found_in(path):
+            dropped.append((path, decision.category))  # a removed value in a custom name
+            continue
         value = context_ip if path == ip_path and context_ip else values[path]
         if decision.as_is:
             item = (path, decision, value, value, False)
@@ -402,6 +420,9 @@ class _Plan:
     kept: tuple[tuple[str, Decision], ...]
     remember: tuple[str, ...]
     dropped: tuple[tuple[str, str], ...]
+    # The kept fields' names that are not in the catalogue, joined: checked for removed
+    # values with the outputs, since the vendor receives the names as well.
+    names: str = ""
 
 
 def _make_plan(policy: CompiledPolicy, sdk: SdkKind, paths: tuple[str, ...]) -> _Plan:
@@ -416,7 +437,8 @@ def _make_plan(policy: CompiledPolicy, sdk: SdkKind, paths: tuple[str, ...]) -> 
             dropped.append((path, decision.category))
         else:
             kept.append((path, decision))
-    return _Plan(tuple(kept), tuple(remember), tuple(dropped))
+    names = "\x00".join(path for path, d in kept if d.category == FALLBACK_CATEGORY)
+    return _Plan(tuple(kept), tuple(remember), tuple(dropped), names)
 
 
 _DROPPED: JSONValue = object()
