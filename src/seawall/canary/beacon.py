@@ -20,6 +20,7 @@ from starlette.responses import Response
 from seawall.canary.message import clean
 from seawall.canary.mint import hash_token
 from seawall.canary.model import Canary
+from seawall.core.errors import describe
 
 log = logging.getLogger("seawall.canary")
 PAGE = b"""<!doctype html>
@@ -100,6 +101,8 @@ class BeaconHandler:
             brief = {k: evidence[k] for k in ("ip", "user_agent", "referrer")}
             try:
                 await self.on_visit(canary, evidence, brief, ip)
-            except Exception:  # the visitor still gets the same page: nothing to learn
-                log.exception("canary %s: the beacon hit could not be recorded", canary.id)
+            except Exception as exc:  # the visitor still gets the same page: nothing to learn
+                log.error(
+                    "canary %s: the beacon hit was not recorded: %s", canary.id, describe(exc)
+                )
         return answer(image)

@@ -26,6 +26,7 @@ from seawall.canary.alerts import Alert, Folded, Folding, email_text, headline, 
 from seawall.canary.model import Canary, Channel, Hit
 from seawall.canary.store import CanaryStore
 from seawall.core.config import Smtp
+from seawall.core.errors import describe
 from seawall.incident.model import Incident
 
 log = logging.getLogger("seawall.canary")
@@ -147,8 +148,8 @@ class Dispatcher:
         """Open or extend the incident, then send everywhere at once."""
         try:
             alert = await self._with_incident(alert)
-        except Exception:
-            log.exception("canary %s: could not open the incident", alert.canary)
+        except Exception as exc:
+            log.error("canary %s: could not open the incident: %s", alert.canary, describe(exc))
         log.warning("%s", headline(alert))
         sends = [self._post(url, alert) for url in self.webhooks]
         if self.email_to and self.smtp:

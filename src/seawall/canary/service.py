@@ -27,6 +27,7 @@ from seawall.canary.model import Canary, Channel
 from seawall.canary.plant import plant
 from seawall.canary.smtp import MAX_BYTES, AddressBook, TripwireHandler, start_smtp
 from seawall.canary.store import CanaryStore
+from seawall.core.errors import describe
 from seawall.gateway.runtime import Runtime
 
 log = logging.getLogger("seawall.canary")
@@ -135,8 +136,10 @@ class CanaryService:
                 canaries = await asyncio.to_thread(self.store.list)
                 if canaries:
                     await plant(self.runtime, self.store, canaries)
-            except Exception:
-                log.exception("canary re-plant failed; retrying at the next interval")
+            except Exception as exc:
+                log.error(
+                    "canary re-plant failed (%s); retrying at the next interval", describe(exc)
+                )
             wait = every * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)

@@ -15,6 +15,9 @@ User-facing messages name the input, the problem and the fix.
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 
 class SeawallError(Exception):
     """Base of every error Seawall raises on purpose."""
@@ -85,3 +88,20 @@ class VendorError(SeawallError):
         self.status = status
         self.retry_after = retry_after
         self.permanent = permanent
+
+
+def describe(exc: BaseException) -> str:
+    """What failed and where, for a log line, without the exception's message: the
+    messages of data errors quote the data (``invalid literal for int(): 'ada@...'``,
+    a database's ``Key (field)=(...)`` or the SQL parameters), and logs must hold no
+    personal data. The driver's error class and SQLSTATE are kept."""
+    text = type(exc).__name__
+    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
+    if isinstance(orig, BaseException):
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+        text += f" ({type(orig).__name__}{f', {code}' if code else ''})"
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" at {Path(last.filename).name}:{last.lineno} in {last.name}"
+    return text

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 
 from seawall.core.config import Config
+from seawall.core.errors import describe
 from seawall.core.types import Disclosure, Event
 from seawall.forward.wire import encode
 from seawall.gateway.metrics import Metrics
@@ -71,11 +72,13 @@ class Pipeline:
                 try:
                     disclosure = apply(event, policies[vendor])
                     messages = encode(vendor, vendors_cfg[vendor], disclosure)
-                except Exception:
+                except Exception as exc:
                     # A bug in a policy or an encoder must never let raw data out: the
                     # event is not sent to this vendor, and the operator sees a count.
-                    log.exception(
-                        "policy failed for vendor %s; event not sent (fail closed)", vendor
+                    log.error(
+                        "policy failed for vendor %s; event not sent (fail closed): %s",
+                        vendor,
+                        describe(exc),
                     )
                     self.metrics.policy_failures.labels(vendor).inc()
                     continue

@@ -99,8 +99,14 @@ class Database:
 
 def _engine(url: str, is_sqlite: bool, synchronous: str) -> Engine:
     if not is_sqlite:
-        return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(
+            url, pool_size=8, max_overflow=8, pool_pre_ping=True, hide_parameters=True
+        )
+    # hide_parameters: an error's text must not carry the rows it failed on (they hold
+    # field names, fingerprints and payloads) into logs and answers
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

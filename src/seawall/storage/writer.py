@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from seawall.core.errors import Saturated, StorageError
+from seawall.core.errors import Saturated, StorageError, describe
 
 T = TypeVar("T")
 Job = Callable[[Connection], Any]
@@ -125,7 +125,7 @@ class GroupWriter:
                 with self._engine.begin() as conn:
                     result = job(conn)
             except Exception as exc:  # each waiter learns its own failure
-                log.exception("write job failed")
+                log.error("write job failed: %s", describe(exc))
                 fut.set_exception(
                     StorageError(f"the database refused the write: {type(exc).__name__}")
                 )
