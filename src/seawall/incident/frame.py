@@ -162,16 +162,27 @@ def build_scope(con: Any, categories: dict[str, str]) -> dict[str, object]:
     strs = _Strings()
     raws = _raw_ids(con, "led", "fields", "led_fs")
     # One row per person: a subject stitched to a user is folded into the user's row.
+    # Only subjects that links name (as alias or as person) are grouped; the rest, most
+    # of a million, are one row each already.
+    _x(
+        con,
+        """CREATE OR REPLACE TEMP TABLE linked AS
+        SELECT alias AS subject FROM links UNION SELECT person FROM links""",
+    )
     _x(
         con,
         """CREATE OR REPLACE TEMP TABLE person AS
+        SELECT l.subject, l.kind, [r.rid] AS rids, l.first_seen, l.last_seen
+        FROM led l JOIN led_fs r ON r.raw = l.fields ANTI JOIN linked k ON k.subject = l.subject
+        UNION ALL
         SELECT coalesce(k.person, l.subject) AS subject,
           max(CASE WHEN k.person IS NULL THEN l.kind ELSE k.pkind END) AS kind,
           list_sort(list_distinct(list(r.rid))) AS rids, min(l.first_seen) AS first_seen,
           max(l.last_seen) AS last_seen
-        FROM led l JOIN led_fs r ON r.raw = l.fields
+        FROM led l JOIN led_fs r ON r.raw = l.fields SEMI JOIN linked s ON s.subject = l.subject
         LEFT JOIN links k ON k.alias = l.subject GROUP BY 1""",
     )
+    _x(con, "DROP TABLE linked")
     _x(con, "DROP TABLE led")
     rows = []
     for (rids,) in con.execute("SELECT DISTINCT rids FROM person").fetchall():

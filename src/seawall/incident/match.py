@@ -111,10 +111,24 @@ class MatchResult:
 
 
 def _norm_sql(expr: str) -> str:
+    # First and last characters above U+0020: nothing to trim and not blank, which is
+    # nearly every address; only the rest pay for the blank test and the trim.
+    plain = f"ascii({expr}) > 32 AND ascii(right({expr}, 1)) > 32"
     return (
-        f"CASE WHEN {expr} IS NULL OR trim({expr}) = '' THEN NULL "
+        f"CASE WHEN {plain} THEN (CASE WHEN {ascii_sql(expr)} THEN lower({expr}) "
+        f"ELSE sw_norm({expr}) END) "
+        f"WHEN {expr} IS NULL OR trim({expr}) = '' THEN NULL "
         f"WHEN {ascii_sql(expr)} THEN lower({trim_sql(expr)}) "
         f"ELSE sw_norm({expr}) END"
+    )
+
+
+def _id_sql(column: str) -> str:
+    """The column without surrounding spaces, NULL when blank (the trim only where the
+    first or last character could be a space)."""
+    return (
+        f"CASE WHEN ascii({column}) > 32 AND ascii(right({column}, 1)) > 32 THEN {column} "
+        f"ELSE nullif(trim({column}), '') END"
     )
 
 
@@ -178,7 +192,7 @@ def _stage_rows(con: Any, columns: Mapping[str, str]) -> None:
         key=lambda c: _ID_PRIORITY.index(_key(c)) if _key(c) in _ID_PRIORITY else 99,
     )
     emails = [c for c, k in columns.items() if k.startswith("user.contact.email")]
-    id_parts = ", ".join(f"nullif(trim({_q(c)}), '')" for c in ids)
+    id_parts = ", ".join(_id_sql(_q(c)) for c in ids)
     # Typed NULLs: DuckDB before 2.0 gives a bare NULL column the type INTEGER.
     id_expr = f"coalesce({id_parts})" if ids else "NULL::VARCHAR"
     email_expr = (
