@@ -355,3 +355,22 @@ def test_every_catalogued_field_name_reaches_the_vendor_when_kept() -> None:
     p = policy(default="keep", free_text="keep")
     for entry in entries():
         assert p.decide(entry.sdk, entry.path).rule != "name", entry.path
+
+
+def test_the_last_check_reads_every_string_of_a_long_list() -> None:
+    p = policy(default="keep", free_text="keep", rules=[{"field": "$email", "action": "drop"}])
+    searches = [f"search {i}" for i in range(200)] + ["invoices for ada.lovelace@example.com"]
+    d = apply(event({"$email": "ada.lovelace@example.com", "recent": searches, "b": 1}), p)
+    assert d.fields == {"b": 1}
+
+
+def test_protocol_fields_are_scanned_like_any_kept_text() -> None:
+    p = policy(default="keep")
+    fields = {"mp_lib": "4111 1111 1111 1111", "$lib_version": "ada@example.com", "time": 1.5}
+    d = apply(event({**fields, "$insert_id": "abc123def456"}), p)
+    assert d.fields == {
+        "mp_lib": "[CARD]",
+        "$lib_version": "[EMAIL]",
+        "time": 1.5,
+        "$insert_id": "abc123def456",  # replaced by the keyed dedupe key on the wire
+    }

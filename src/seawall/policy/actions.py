@@ -24,7 +24,7 @@ free-text rule skips it.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -391,7 +391,7 @@ def walk_strings(value: JSONValue, visit: Callable[[str], bool], depth: int = 0)
     return False
 
 
-def iter_texts(value: JSONValue, limit: int = 64) -> Iterable[str]:
+def iter_texts(value: JSONValue, limit: int = 64) -> list[str]:
     """The strings (and integers, as text) inside a value, at most ``limit`` of them."""
     out: list[str] = []
 

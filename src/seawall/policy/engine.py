@@ -55,6 +55,7 @@ from seawall.policy.removed import Leaks, known_texts
 
 IP_FIELDS = frozenset({"ip", "$ip", "context.ip"})
 IP_CATEGORY = "user.device.ip_address"
+_REPLACED_BY_WIRE = frozenset({"$insert_id", "messageId", "properties.$insert_id"})
 MAX_NAME_CHARS = 200  # longer field names are dropped (the ledger's column holds 300)
 MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
 MAX_CACHED_VALUES = 100_000  # per rule: recent value -> output; cleared when full
@@ -159,6 +160,16 @@ class CompiledPolicy:
         if path in IP_FIELDS:
             return self._decision(IP_CATEGORY, self.ip, "ip", explicit=True, free_text=False)
         category = category_of(sdk, path)
+        if path in _REPLACED_BY_WIRE:
+            # the SDK's event id: the vendor gets a keyed dedupe key in its place
+            for rule in self.rules:
+                if rule.matches(sdk, path, category):
+                    return self._decision(
+                        category, rule.action, rule.label, explicit=True, free_text=False
+                    )
+            return self._decision(
+                category, self.default, "default", explicit=False, free_text=False
+            )
         if not _plain_name(path):
             # The name itself goes to the vendor and into the ledger: a property named
             # after a person ("invited:ada@example.com") or too long for the ledger is
@@ -187,16 +198,11 @@ class CompiledPolicy:
         if action is not None:
             action = action.for_category(category)
         keeps_raw = isinstance(action, Keep)
-        # Protocol metadata (the SDK's event id, timestamps, library versions) is not free
-        # text: scanning it cost a PII scan per event for nothing (and the vendor gets a
-        # keyed dedupe key in place of the SDK's event id anyway).
-        scan = (
-            free_text
-            and keeps_raw
-            and self.free_text != "keep"
-            and not category.startswith("system.")
-        )
-        cache = action is not None and action.cacheable and not category.startswith("system.")
+        # Protocol metadata (library names and versions, timestamps) is scanned like any
+        # other kept text: an app or an SDK wrapper can put anything there. Its values
+        # repeat, so the memo makes that one scan per distinct value.
+        scan = free_text and keeps_raw and self.free_text != "keep"
+        cache = action is not None and action.cacheable
         return Decision(
             category=category,
             action=action,

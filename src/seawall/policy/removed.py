@@ -22,6 +22,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 MIN_KNOWN_LEN = 4  # shorter removed values ("Bo", "12") would redact half of every text
 MIN_KNOWN_DIGITS = 6  # a numeric id shorter than this matches timestamps and counts
+_MAX_TEXTS = 64  # strings of one list or object joined for the quick check
+_MAX_KNOWN = 1024  # strings remembered of one removed list or object
 _DECODE_ROUNDS = 3  # percent-decoding rounds, at least as many as the PII engine's
 # A run the PII engine might decode as base64 (it does so inside URL parameters).
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
@@ -42,7 +44,7 @@ def known_texts(paths: tuple[str, ...], values: dict[str, JSONValue]) -> tuple[s
 def _known_texts(raw: tuple[JSONValue, ...]) -> tuple[str, ...]:
     texts: list[str] = []
     for value in raw:
-        for item in (value,) if isinstance(value, str) else iter_texts(value):
+        for item in (value,) if isinstance(value, str) else iter_texts(value, _MAX_KNOWN):
             text = item.strip()
             if len(text) >= (MIN_KNOWN_DIGITS if text.isdigit() else MIN_KNOWN_LEN):
                 texts.append(text)
@@ -112,7 +114,10 @@ class Leaks:
                 if self.digits:
                     texts.append(str(out))
             elif isinstance(out, list | dict):
-                texts.extend(iter_texts(out))
+                inner = iter_texts(out, _MAX_TEXTS)
+                if len(inner) >= _MAX_TEXTS:
+                    return True  # too many to join: the exact check walks all of them
+                texts.extend(inner)
         if not texts:
             return False
         # One search over all of them: the separator is neither a hex digit nor part of
