@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from seawall.core.errors import StorageError
-from seawall.notify.campaign import PlannedNotice
+from seawall.incident.directory import Person
+from seawall.incident.model import Exposure
+from seawall.notify.campaign import PlannedNotice, parse_audience, plan
 from seawall.notify.errors import NotifyError
 from seawall.notify.model import Outcome
 from seawall.notify.store import NotifyStore
@@ -235,3 +237,30 @@ def test_bulk_insert_stores_every_field(store: NotifyStore) -> None:
             "SELECT MIN(due_at), MAX(updated_at) FROM notify_notices"
         ).one()
     assert before <= due <= updated <= time.time()
+
+
+def test_a_directory_written_by_people_still_plans_and_stores(store: NotifyStore) -> None:
+    # Free-text locales and overlong ids come from directories nobody at Seawall controls;
+    # on PostgreSQL one such row used to refuse the whole campaign.
+    people = [
+        Person("u1", "a@example.com", None, None, None, "English (United Kingdom)", "GB"),
+        Person("u2", "b@example.com", None, None, None, "pt_BR", "BR"),
+        Person("u" * 301, "c@example.com", None, None, None, None, "FR"),
+    ]
+    exposures = [
+        Exposure(p.user_id, p.user_id, (), ("user.contact.email",), ("$email",), "ledger", "low")
+        for p in people
+    ]
+    planned = plan(exposures, people, parse_audience("users"))
+    assert planned.summary()["ids_too_long"] == 1
+    campaign = store.create(
+        incident=1,
+        scope_version=1,
+        audience="users",
+        kind="user",
+        template="default",
+        sender="Security <security@example.com>",
+        notices=planned.notices,
+    )
+    assert sorted((n.user_id, n.locale) for n in planned.notices) == [("u1", "en"), ("u2", "pt-br")]
+    assert sum(store.counts(campaign.id).values()) == 2

@@ -302,6 +302,8 @@ def _print_plan(out: Console, doc: dict[str, object], dry_run: bool) -> None:
         table.add_row(str(reason), str(n))
     table.add_row("no user id (anonymous subject)", str(doc["anonymous"]))
     table.add_row("org without owner/admin in directory", str(doc["orgs_without_admin"]))
+    if doc.get("ids_too_long"):
+        table.add_row("user or org id over 300 characters", str(doc["ids_too_long"]))
     out.print(table)
     if doc["campaign"] is not None:
         out.print(f"Next: [bold]seawall notify send {doc['campaign']}[/]")

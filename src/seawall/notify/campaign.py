@@ -16,6 +16,7 @@ affected, and those with newly exposed kinds of data.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from seawall.notify.errors import NotifyError
 Kind = Literal["user", "org_admin"]
 ADMIN_ROLES = frozenset({"owner", "admin"})
 _TIER_RANK = {"low": 0, "medium": 1, "high": 2}
+MAX_ID_CHARS = 300  # the notice table's user and org id columns (recipients: 400)
 EXCLUSIONS = ("no_email", "invalid_email", "suppressed", "canary", "already_notified")
 
 
@@ -133,6 +135,7 @@ class Plan:
     notices: list[PlannedNotice] = field(default_factory=list)
     anonymous: int = 0  # exposures without a user id: nobody to write to
     orgs_without_admin: int = 0
+    ids_too_long: int = 0  # a user or org id longer than a notice can store: counted, not planned
 
     def summary(self) -> dict[str, object]:
         send = [n for n in self.notices if n.reason is None]
@@ -145,12 +148,20 @@ class Plan:
             "excluded": dict(Counter(n.reason for n in self.notices if n.reason is not None)),
             "anonymous": self.anonymous,
             "orgs_without_admin": self.orgs_without_admin,
+            "ids_too_long": self.ids_too_long,
         }
 
 
 def normalise_locale(locale: str | None) -> str:
-    """``fr_FR`` -> ``fr-fr``; empty -> ``en``."""
-    return (locale or "en").strip().replace("_", "-").lower() or "en"
+    """``fr_FR`` -> ``fr-fr``; empty, or not a language tag (a directory's free-text
+    "English (UK)") -> ``en``. At most 20 characters: the notice's column."""
+    text = (locale or "").strip().replace("_", "-").lower()
+    found = _LOCALE.match(text)
+    return found.group(0)[:20].rstrip("-") if found else "en"
+
+
+# a language, then up to two subtags (script, region), ended by anything else
+_LOCALE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8}){0,2}(?![a-z0-9])")
 
 
 def index_directory(people: Iterable[Person]) -> tuple[dict[str, Person], dict[str, list[Person]]]:
@@ -254,6 +265,9 @@ def _plan_users(
     locales: dict[str | None, str] = {}
     notices = result.notices
     for user_id in sorted(cats):
+        if len(user_id) > MAX_ID_CHARS:
+            result.ids_too_long += 1
+            continue
         found = cats[user_id]
         if isinstance(found, tuple):
             categories = by_tuple.get(found)
@@ -320,6 +334,9 @@ def _plan_admins(
         unique = {p.user_id: p for p in org_admins}
         for person in (unique[u] for u in sorted(unique)):
             recipient = f"org:{org}:{person.user_id}"
+            if max(len(org), len(person.user_id)) > MAX_ID_CHARS or len(recipient) > 400:
+                result.ids_too_long += 1
+                continue
             reason = _exclusion(person, recipient, categories, count, suppressed, earlier)
             result.notices.append(
                 PlannedNotice(
