@@ -42,7 +42,20 @@ def exposure_row(e: Exposure) -> dict[str, object]:
     d = asdict(e)
     for k in ("org_ids", "categories", "fields", "file_fields"):
         d[k] = ";".join(d[k])
-    return d
+    return {k: spreadsheet_safe(v) for k, v in d.items()}
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: the leaked file's column names, SDK field
+    names and directory ids are chosen by others, and ``=HYPERLINK(...)`` in a cell
+    is a live formula in Excel or Sheets. Such text gets a leading ``'`` (OWASP's
+    advice); NDJSON output keeps every value exact."""
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
+        return "'" + value
+    return value
+
+
+_FORMULA_START = frozenset("=+-@\t\r")
 
 
 def write_exposures(path: Path, exposures: Sequence[Exposure]) -> None:
