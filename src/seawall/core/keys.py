@@ -51,17 +51,34 @@ class KeyRing:
 
 
 def _create(path: Path) -> bytes:
+    """Write a new key under a temporary name, then link it into place: the key file
+    appears whole or not at all, so a process starting at the same moment reads either
+    nothing (and makes its own attempt) or the complete key, never an empty file."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return _read(path)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.hex().encode())
-        fh.flush()
-        os.fsync(fh.fileno())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key.hex().encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # fails if another process linked its key first
+        except FileExistsError:
+            return _read(path)  # use theirs
+        _sync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read(path: Path) -> bytes:
