@@ -21,6 +21,7 @@ from seawall.canary.message import clean
 from seawall.canary.mint import hash_token
 from seawall.canary.model import Canary
 from seawall.core.errors import describe
+from seawall.gateway.runtime import forwarded_for
 
 log = logging.getLogger("seawall.canary")
 PAGE = b"""<!doctype html>
@@ -96,7 +97,7 @@ class BeaconHandler:
         canary = await self.lookup(hash_token(token)) if token else None
         if canary is not None:
             peer = request.client.host if request.client else None
-            ip = self.client_ip(peer, request.headers.get("x-forwarded-for"))
+            ip = self.client_ip(peer, forwarded_for(request.headers))
             evidence = visit_evidence(request, ip, image)
             brief = {k: evidence[k] for k in ("ip", "user_agent", "referrer")}
             try:

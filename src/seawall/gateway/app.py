@@ -25,7 +25,7 @@ from seawall.core.config import Config
 from seawall.core.errors import AuthError, PayloadError, PayloadTooLarge, Saturated, StorageError
 from seawall.core.types import Context, Event
 from seawall.gateway.cors import CORSMiddleware
-from seawall.gateway.runtime import Runtime
+from seawall.gateway.runtime import Runtime, forwarded_for
 from seawall.ingest import mixpanel, segment
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class Gateway:
     def _client(self, request: Request) -> Context:
         peer = request.client.host if request.client else None
         return Context(
-            ip=self.runtime.client_ip(peer, request.headers.get("x-forwarded-for")),
+            ip=self.runtime.client_ip(peer, forwarded_for(request.headers)),
             user_agent=request.headers.get("user-agent"),
         )
 

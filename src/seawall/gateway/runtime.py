@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from starlette.datastructures import Headers
+
 from seawall.core.config import Config
 from seawall.core.errors import ConfigError
 from seawall.core.keys import KeyRing
@@ -114,3 +116,9 @@ class Runtime:
 
     def close(self) -> None:
         self.db.close()
+
+
+def forwarded_for(headers: Headers) -> str | None:
+    """Every X-Forwarded-For line in order, as one list: a proxy may add its own line
+    rather than append to the client's, and the first line alone is the client's word."""
+    return ", ".join(headers.getlist("x-forwarded-for")) or None
