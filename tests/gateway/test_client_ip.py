@@ -20,9 +20,7 @@ def _runtime(tmp_path: Path) -> Runtime:
 def test_every_forwarded_for_line_counts_not_only_the_clients(tmp_path: Path) -> None:
     # The client sends its own X-Forwarded-For; the proxy adds a line of its own
     # rather than appending (HAProxy's option forwardfor does this).
-    headers = Headers(
-        raw=[(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"203.0.113.77")]
-    )
+    headers = Headers(raw=[(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"203.0.113.77")])
     assert forwarded_for(headers) == "6.6.6.6, 203.0.113.77"
     rt = _runtime(tmp_path)
     try:
