@@ -107,3 +107,14 @@ def test_any_name_subject_and_body(name: str, subject: str, text: str) -> None:
     parsed = message_from_bytes(data, policy=policy.default)
     assert not parsed.defects
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+
+
+def test_an_encoded_word_name_cannot_add_a_recipient() -> None:
+    # "Eve, attacker@evil.example" as an RFC 2047 word: decoded by the email package, it
+    # used to reach the To header unquoted, where readers see two addresses.
+    name = "=?utf-8?b?RXZlLCBhdHRhY2tlckBldmlsLmV4YW1wbGU=?="
+    rendered = Renderer().render("user", "en", sample_context("user", "en"))
+    parsed = message_from_bytes(_same(rendered, name, "eve@example.com"), policy=policy.default)
+    to = parsed["To"]
+    assert [a.addr_spec for a in to.addresses] == ["eve@example.com"]
+    assert "evil.example" not in str(to.addresses[0].addr_spec)

@@ -24,11 +24,14 @@ MAX_NAME = 120
 
 
 def clean_name(name: str | None) -> str:
-    """A display name without control characters, collapsed spaces, at most 120 chars."""
+    """A display name without control characters, collapsed spaces, at most 120 chars,
+    and without RFC 2047 encoded words: the email package decodes ``=?utf-8?b?...?=``
+    found in a header value and writes the result unquoted, so a name could smuggle
+    ``Eve, attacker@evil.example`` into the To list that replies go to."""
     if not name:
         return ""
     text = " ".join(_CONTROL.sub(" ", name).split())
-    return text[:MAX_NAME]
+    return text[:MAX_NAME].replace("=?", "= ?")
 
 
 def check_address(address: str | None) -> str | None:
