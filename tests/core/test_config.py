@@ -72,6 +72,11 @@ BASE = EXAMPLE.read_text()
             "smtp",
             "starttls: true",
         ),
+        (
+            BASE.replace("endpoint: http://127.0.0.1:9100", "endpoint: http://api.example.com"),
+            "vendors.mixpanel.endpoint",
+            "use https://",
+        ),
         ("vendors: [1, 2]\n", "vendors", "dictionary"),
         ("a: b: c\n", None, "not valid YAML"),
     ],

@@ -23,17 +23,17 @@ from seawall.core.errors import VendorError
 from seawall.forward.client import PartialFailure, SendHeld, VendorClient, parse_retry_after
 
 SECRET = "s3cr3t-api-secret"
-MIXPANEL = Vendor(kind="mixpanel", endpoint="http://vendor.example.com", token="tok")
+MIXPANEL = Vendor(kind="mixpanel", endpoint="https://vendor.example.com", token="tok")
 IMPORT = Vendor(
     kind="mixpanel",
-    endpoint="http://vendor.example.com",
+    endpoint="https://vendor.example.com",
     token="tok",
     api_secret=SECRET,
     use_import=True,
 )
-SEGMENT = Vendor(kind="segment", endpoint="http://vendor.example.com", write_key=SECRET)
+SEGMENT = Vendor(kind="segment", endpoint="https://vendor.example.com", write_key=SECRET)
 WEBHOOK = Vendor(
-    kind="webhook", endpoint="http://vendor.example.com/hook", headers={"X-Api-Key": SECRET}
+    kind="webhook", endpoint="https://vendor.example.com/hook", headers={"X-Api-Key": SECRET}
 )
 Handler = Callable[[httpx.Request], httpx.Response]
 

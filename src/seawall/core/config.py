@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -108,6 +109,14 @@ class Vendor(_Model):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("endpoint must be an http:// or https:// URL")
+        host = urlsplit(value).hostname or ""
+        if value.startswith("http://") and not _is_loopback(host):
+            # minimised events and the vendor's token or API secret would cross the
+            # network readable by anyone on the path
+            raise ValueError(
+                f"endpoint {value} is plain http: use https:// (http:// only for a "
+                "vendor or relay on this host)"
+            )
         return value.rstrip("/")
 
     @model_validator(mode="after")
