@@ -374,3 +374,14 @@ def test_protocol_fields_are_scanned_like_any_kept_text() -> None:
         "time": 1.5,
         "$insert_id": "abc123def456",  # replaced by the keyed dedupe key on the wire
     }
+
+
+def test_long_distinct_values_are_not_memoised() -> None:
+    # A client sending distinct 32 KB strings must not pin memory in the memos.
+    p = policy(default="drop", rules=[{"field": ["event", "page"], "action": "keep"}])
+    for i in range(50):
+        d = apply(event({"event": f"{i} " + "x" * 10_000, "page": "/pricing"}), p)
+        assert d.fields["page"] == "/pricing"
+    memos = [d.memo for d in p._cache["mixpanel"].values() if d.memo is not None]
+    assert memos
+    assert all(len(k) <= 512 for memo in memos for k in memo)

@@ -44,6 +44,7 @@ NO_URL = frozenset({"", "$direct"})
 _COARSE = ("user.location.coarse", "user.contact.address.country")
 _MAX_DEPTH = 32
 _PSEUDONYM_CACHE = 65_536  # ids per action; cleared when full (bounded memory)
+_CACHED_ID_CHARS = 256
 
 
 class ApplyContext:
@@ -153,9 +154,11 @@ class Pseudonymize(Action):
             cache = self._cache
             out = cache.get(value)
             if out is None:
-                if len(cache) >= _PSEUDONYM_CACHE:
-                    cache.clear()
-                out = cache[value] = pseudonym(self.key, value)
+                out = pseudonym(self.key, value)
+                if len(value) <= _CACHED_ID_CHARS:  # ids are short; a 32 KB one is not kept
+                    if len(cache) >= _PSEUDONYM_CACHE:
+                        cache.clear()
+                    cache[value] = out
             return out
         if isinstance(value, int) and not isinstance(value, bool):
             return pseudonym(self.key, str(value))

@@ -58,7 +58,10 @@ IP_CATEGORY = "user.device.ip_address"
 _REPLACED_BY_WIRE = frozenset({"$insert_id", "messageId", "properties.$insert_id"})
 MAX_NAME_CHARS = 200  # longer field names are dropped (the ledger's column holds 300)
 MAX_CACHED_PATHS = 20_000  # bounds memory when clients invent property names
-MAX_CACHED_VALUES = 100_000  # per rule: recent value -> output; cleared when full
+MAX_CACHED_VALUES = 20_000  # per rule: recent value -> output; cleared when full
+# Only short values are memoised: the ones that repeat (pages, browsers, button texts)
+# are short, and a client sending distinct 32 KB strings must not pin gigabytes.
+MAX_MEMO_CHARS = 512
 _NO_KNOWN = ApplyContext([], {})
 _GLOB = re.compile(r"[*?\[]")
 
@@ -459,7 +462,7 @@ def _operate(
     if action is None:
         return _DROPPED, False
     memo = decision.memo
-    if memo is None or not isinstance(value, str):
+    if memo is None or not isinstance(value, str) or len(value) > MAX_MEMO_CHARS:
         return _compute(value, decision, ctx, policy.free_text), False
     plain = memo.get(value)
     if plain is None:

@@ -35,7 +35,7 @@ def known_texts(paths: tuple[str, ...], values: dict[str, JSONValue]) -> tuple[s
     raw = tuple([values[path] for path in paths])
     # A user's removed values (email, name, ids) repeat in every event they send; the
     # memo is keyed by strings only (1 == 1.0 == True would mix numbers up).
-    if all(v.__class__ is str for v in raw):
+    if all(v.__class__ is str for v in raw) and sum(map(len, raw)) <= _MAX_KEY_CHARS:
         found = _KNOWN.get(raw)
         return found if found is not None else _remember(_KNOWN, raw, _known_texts(raw))
     return _known_texts(raw)
@@ -53,6 +53,7 @@ def _known_texts(raw: tuple[JSONValue, ...]) -> tuple[str, ...]:
 
 _KNOWN: dict[tuple[JSONValue, ...], tuple[str, ...]] = {}
 _MAX_CACHED = 50_000  # entries per memo below; cleared when full (bounded memory)
+_MAX_KEY_CHARS = 1024  # a user's removed values; longer sets are not memoised
 
 
 def _remember(memo: dict[K, V], key: K, value: V) -> V:
@@ -76,7 +77,10 @@ class Leaks:
         """The finder for these values: a user's removed values repeat in every event
         they send, so it is built once per set (bounded; cleared when full)."""
         leaks = _LEAKS.get(known)
-        return leaks if leaks is not None else _remember(_LEAKS, known, cls(known))
+        if leaks is not None:
+            return leaks
+        leaks = cls(known)
+        return _remember(_LEAKS, known, leaks) if sum(map(len, known)) <= _MAX_KEY_CHARS else leaks
 
     def found_in(self, value: JSONValue) -> bool:
         if isinstance(value, str):
