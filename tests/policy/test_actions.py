@@ -46,6 +46,10 @@ def run(
         ("truncate_ip", {}, "2001:db8:1234:5678::1", "2001:db8:1234::"),
         ("truncate_ip", {"v6_prefix": 32}, "2001:db8:1234:5678::1", "2001:db8::"),
         ("truncate_ip", {}, " 198.51.100.9 ", "198.51.100.0"),
+        # IPv6 forms that carry a whole IPv4 address: the IPv4 address is truncated
+        ("truncate_ip", {}, "2002:cb00:712d:1::1", "203.0.113.0"),  # 6to4
+        ("truncate_ip", {}, "::ffff:203.0.113.45", "203.0.113.0"),  # mapped
+        ("truncate_ip", {}, "2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.0"),  # Teredo
         ("domain_only", {}, "https://www.google.com/search?q=alice", "google.com"),
         ("domain_only", {}, "https://user:pw@shop.example.co.uk:8443/a#b", "example.co.uk"),
         ("domain_only", {}, "http://example.com", "example.com"),

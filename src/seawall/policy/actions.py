@@ -199,6 +199,12 @@ def _truncate(text: str, v4: int, v6: int) -> str:
         ip = ipaddress.ip_address(text)
     except ValueError:
         raise PolicyError("not an IP address") from None
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 address that carries a client's IPv4 address whole (mapped, 6to4,
+        # Teredo) would keep it inside a /48: the IPv4 address is truncated instead.
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is not None:
+            ip = inner
     prefix = v4 if ip.version == 4 else v6
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
