@@ -13,8 +13,8 @@ How a field is decided (first match wins, then the default):
 * ``policy.default``.
 
 The free-text rule then runs on every string a ``keep`` lets through (outputs of the
-other actions are already minimised). Values the policy drops or pseudonymises in
-identifying categories (contact, name, ids, unknown fields) become *known values*: the
+other actions are already minimised). Values a rule drops, and values the policy
+transforms in identifying categories (contact, name, ids), become *known values*: the
 PII engine redacts them wherever they reappear, and a last check drops any field whose
 output still contains one. A dropped value never reaches the vendor inside another
 field; when a field is kept but holds a value dropped elsewhere, the drop wins.
