@@ -1,12 +1,18 @@
-"""Ledger rows into DuckDB as Arrow batches, with no Python object per row.
+"""Ledger rows from PostgreSQL into DuckDB as Arrow batches, with no Python object per row.
 
 A scope reads a million ``ledger_people`` rows. Through the driver's tuples, numpy
-columns and DuckDB's ingest that cost 5-7 s of CPU; Apache Arrow's ADBC drivers
-(``adbc-driver-sqlite``, ``adbc-driver-postgresql``: C libraries, SQLite's own reader
-and PostgreSQL's binary COPY) hand DuckDB the same rows as Arrow batches through the
-Arrow C stream interface, in about a second. ``ArrowLedger.open`` returns None when
-the driver is not installed or cannot open the database; the caller then reads the
-rows through SQLAlchemy (slower, same tables).
+columns and DuckDB's ingest that costs 5-7 s of CPU; Apache Arrow's ADBC driver for
+PostgreSQL (``adbc-driver-postgresql``: libpq and PostgreSQL's binary COPY) hands DuckDB
+the same rows as Arrow batches through the Arrow C stream interface.
+
+Not for SQLite: every SQLite reader that DuckDB or ADBC offers (DuckDB's
+``sqlite_scanner``, ``adbc-driver-sqlite``) links its own copy of SQLite, and two copies
+of SQLite in one process break SQLite's POSIX locks: the second copy, seeing no other
+connection, reinitialises the WAL index that the first has mapped (the scope process
+died of SIGBUS in the ledger writer's next INSERT), and another process could write
+while this one believes it holds a lock. A SQLite ledger is read through Python's own
+``sqlite3``. ``ArrowLedger.open`` returns None then, or when the driver is not installed
+or cannot connect; the caller reads through SQLAlchemy (slower, same tables).
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
@@ -25,35 +30,30 @@ log = logging.getLogger(__name__)
 
 
 def _uri(conn: Connection) -> str | None:
-    """What the ADBC driver opens: the SQLite file (read-only) or a libpq URI."""
-    url = conn.engine.url
-    if conn.dialect.name == "sqlite":
-        name = url.database
-        if not name or name == ":memory:" or name.startswith("file:"):
-            return None
-        return f"file:{Path(name).resolve().as_posix()}?mode=ro"
-    if conn.dialect.name == "postgresql":
-        return url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return None
+    """The libpq URI the ADBC driver opens; None for anything but PostgreSQL (see the
+    module's docstring for why not SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class ArrowLedger:
-    """One ADBC connection to the ledger database, streaming query results into DuckDB."""
+    """One ADBC connection to a PostgreSQL ledger, streaming query results into DuckDB."""
 
     def __init__(self, database: Any, connection: Any) -> None:
         self._database, self._connection = database, connection
 
     @classmethod
     def open(cls, conn: Connection) -> ArrowLedger | None:
-        """An ADBC connection to the database behind ``conn``; None when none can be had."""
+        """An ADBC connection to the PostgreSQL database behind ``conn``; None for SQLite,
+        or when none can be had."""
         uri = _uri(conn)
         if uri is None:
             return None
-        module = "adbc_driver_sqlite" if conn.dialect.name == "sqlite" else "adbc_driver_postgresql"
         try:
             import adbc_driver_manager
 
-            driver = importlib.import_module(module)
+            driver = importlib.import_module("adbc_driver_postgresql")
         except ImportError:
             return None
         try:

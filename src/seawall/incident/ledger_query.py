@@ -10,10 +10,9 @@ summary existed, so a field sent only outside the window is not counted.
 
 Tables made: ``led`` (subject, kind, fields, first_seen, last_seen), ``links`` (alias,
 person, pkind: identity stitching with the person's kind) and ``sorg`` (subject, org
-fingerprints). The rows come as Arrow batches through an ADBC driver when one is
-installed (``ledger_arrow``: the scope's tables in about a second and a half at a
-million subjects), otherwise through SQLAlchemy's driver and numpy in chunks (5-7 s).
-Both give the same tables (tested).
+fingerprints). From PostgreSQL the rows come as Arrow batches through an ADBC driver
+when it is installed (``ledger_arrow``); from SQLite, and without the driver, through
+the SQLAlchemy driver's rows and numpy in chunks. Both give the same tables (tested).
 """
 
 from __future__ import annotations
@@ -68,8 +67,8 @@ def stage_ledger(
     arrow: bool = True,
 ) -> tuple[dict[str, str], str]:
     """Stage every subject whose data ``vendor`` received inside [start, end]; return
-    the category of each field they show, and how the rows came: "arrow" (an ADBC
-    driver, see ``ledger_arrow``; ``arrow=False`` skips it) or "sqlalchemy"."""
+    the category of each field they show, and how the rows came: "arrow" (PostgreSQL's
+    ADBC driver, see ``ledger_arrow``; ``arrow=False`` skips it) or "sqlalchemy"."""
     p = "%s" if db.dialect == "postgresql" else "?"
     lo = float("-inf") if start is None else start
     hi = float("inf") if end is None else end
