@@ -7,9 +7,11 @@ accepted for every country; national formats for NANP (``(202) 555-0143``) and t
 (``020 7946 0958``), the formats analytics traffic actually carries.
 
 Parsing costs tens of microseconds, more than everything else the engine does with a
-candidate, so two exact shortcuts come first: the cheap context checks, then the
-length rules of the two national plans (``_may_be_valid``), which refuse what
-libphonenumber would refuse anyway (a test holds them to that).
+candidate, so exact shortcuts come first: the cheap context checks, then the length
+rules of the two national plans (``_may_be_valid``), which refuse what libphonenumber
+would refuse anyway (a test holds them to that); and a plain international number is
+judged from the metadata directly (``seawall.pii.numbering``, tested against
+libphonenumber's own verdicts), the full parse only when that cannot tell.
 """
 
 from __future__ import annotations
