@@ -79,7 +79,7 @@ def test_fields_inside_the_window(
     rec = _ledger(db)
     con = duckdb.connect()
     categories, reader = stage_ledger(con, db, "mp", *window, arrow=arrow)
-    assert reader == ("arrow" if arrow and db.dialect == "postgresql" else "sqlalchemy")
+    assert reader == ("arrow" if arrow else "sqlalchemy")
     rows = con.execute("SELECT subject, kind, fields, first_seen, last_seen FROM led").fetchall()
     names = {rec.fp(s): s for s in "ab"}
     got = {names[bytes(s)]: tuple(f.split("\x1f")) for s, _, f, _, _ in rows}

@@ -1,37 +1,51 @@
-"""Ledger rows from PostgreSQL into DuckDB as Arrow batches, with no Python object per row.
+# ruff: noqa: S608  (DuckDB SQL here is built from constants and _lit-quoted paths)
+"""Ledger rows into DuckDB as Arrow batches or Parquet, with no Python object per row.
 
 A scope reads a million ``ledger_people`` rows. Through the driver's tuples, numpy
-columns and DuckDB's ingest that costs 5-7 s of CPU; Apache Arrow's ADBC driver for
-PostgreSQL (``adbc-driver-postgresql``: libpq and PostgreSQL's binary COPY) hands DuckDB
-the same rows as Arrow batches through the Arrow C stream interface.
+columns and DuckDB's ingest that costs 5-7 s of CPU; Apache Arrow's ADBC drivers hand
+DuckDB the same rows as Arrow batches (about 2 s with the hand-over below).
 
-Not for SQLite: every SQLite reader that DuckDB or ADBC offers (DuckDB's
-``sqlite_scanner``, ``adbc-driver-sqlite``) links its own copy of SQLite, and two copies
-of SQLite in one process break SQLite's POSIX locks: the second copy, seeing no other
-connection, reinitialises the WAL index that the first has mapped (the scope process
-died of SIGBUS in the ledger writer's next INSERT), and another process could write
-while this one believes it holds a lock. A SQLite ledger is read through Python's own
-``sqlite3``. ``ArrowLedger.open`` returns None then, or when the driver is not installed
-or cannot connect; the caller reads through SQLAlchemy (slower, same tables).
+PostgreSQL: ``adbc-driver-postgresql`` (libpq, binary COPY) in this process.
+
+SQLite: ``adbc-driver-sqlite`` in a child process (``ledger_child``), which writes
+Parquet files that DuckDB reads here. Never in this process: the driver links its own
+copy of SQLite (as DuckDB's ``sqlite_scanner`` does), and two copies of SQLite in one
+process break SQLite's POSIX locks: the second copy, seeing no other connection,
+reinitialises the WAL index that the first has mapped (the scope process died of SIGBUS
+in the ledger writer's next INSERT), and another process could write while this one
+believes it holds a lock.
+
+When a driver is not installed, cannot connect or fails, the functions here return
+None/False and the caller reads the rows through SQLAlchemy (slower, same tables).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import json
 import logging
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
-from seawall.incident.leaked import _x
+from seawall.incident.leaked import _lit, _x
 
 log = logging.getLogger(__name__)
 
 
+# (table, column names, DuckDB types, SQL on the ledger database)
+TableRead = tuple[str, Sequence[str], Sequence[str], str]
+
+
 def _uri(conn: Connection) -> str | None:
-    """The libpq URI the ADBC driver opens; None for anything but PostgreSQL (see the
-    module's docstring for why not SQLite)."""
+    """The libpq URI the ADBC driver opens here; None for anything but PostgreSQL (see
+    the module's docstring for SQLite)."""
     if conn.dialect.name != "postgresql":
         return None
     return conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -75,15 +89,14 @@ class ArrowLedger:
         ``sql`` run on the ledger database (no parameters: callers inline literals)."""
         import adbc_driver_manager
 
-        cols = ", ".join(f"{n} {t}" for n, t in zip(names, types, strict=True))
-        _x(con, f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
+        _create(con, table, names, types)
         stmt = adbc_driver_manager.AdbcStatement(self._connection)
         try:
             stmt.set_sql_query(sql)
             stream, _ = stmt.execute_query()
             con.register("sw_arrow", stream)
             try:
-                _x(con, f"INSERT INTO {table} SELECT * FROM sw_arrow")  # noqa: S608
+                _x(con, f"INSERT INTO {table} SELECT * FROM sw_arrow")
             finally:
                 con.unregister("sw_arrow")
         finally:
@@ -92,3 +105,46 @@ class ArrowLedger:
     def close(self) -> None:
         self._connection.close()
         self._database.close()
+
+
+def _create(con: Any, table: str, names: Sequence[str], types: Sequence[str]) -> None:
+    cols = ", ".join(f"{n} {t}" for n, t in zip(names, types, strict=True))
+    _x(con, f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
+
+
+def load_sqlite_in_child(con: Any, conn: Connection, tables: Sequence[TableRead]) -> bool:
+    """Create each DuckDB table from its SQL run on the SQLite database behind ``conn``
+    by ``ledger_child`` in a child process; False (and nothing to rely on) when that
+    cannot be done."""
+    import duckdb
+
+    name = conn.engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return False
+    if importlib.util.find_spec("adbc_driver_sqlite") is None:
+        return False
+    child = Path(__file__).with_name("ledger_child.py")
+    queries = json.dumps([[table, sql] for table, _, _, sql in tables])
+    with tempfile.TemporaryDirectory(prefix="seawall-ledger-") as tmp:
+        proc = subprocess.run(  # noqa: S603  (our own script, run by this interpreter)
+            [sys.executable, "-I", str(child), str(Path(name).resolve()), tmp],
+            input=queries,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            log.warning("reading the ledger through SQLAlchemy: the child read failed (%s)", last)
+            return False
+        try:
+            for table, names, types, _ in tables:
+                _create(con, table, names, types)
+                path = _lit(str(Path(tmp) / f"{table}.parquet"))
+                # An empty result has no column types to cast from: nothing to insert.
+                if con.execute(f"SELECT count(*) FROM read_parquet({path})").fetchall()[0][0]:
+                    _x(con, f"INSERT INTO {table} SELECT * FROM read_parquet({path})")
+        except duckdb.Error as exc:
+            log.warning("reading the ledger through SQLAlchemy: the child's files (%s)", exc)
+            return False
+    return True

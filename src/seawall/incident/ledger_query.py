@@ -10,9 +10,10 @@ summary existed, so a field sent only outside the window is not counted.
 
 Tables made: ``led`` (subject, kind, fields, first_seen, last_seen), ``links`` (alias,
 person, pkind: identity stitching with the person's kind) and ``sorg`` (subject, org
-fingerprints). From PostgreSQL the rows come as Arrow batches through an ADBC driver
-when it is installed (``ledger_arrow``); from SQLite, and without the driver, through
-the SQLAlchemy driver's rows and numpy in chunks. Both give the same tables (tested).
+fingerprints). The rows come through an ADBC driver when it is installed
+(``ledger_arrow``: in this process for PostgreSQL, in a child process for SQLite),
+otherwise through the SQLAlchemy driver's rows and numpy in chunks. Both give the same
+tables (tested).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from seawall.incident.frame import load_chunks, load_columns
-from seawall.incident.ledger_arrow import ArrowLedger
+from seawall.incident.ledger_arrow import ArrowLedger, TableRead, load_sqlite_in_child
 from seawall.storage.database import Database
 from seawall.storage.tables import FIELD_SEP
 
@@ -67,8 +68,8 @@ def stage_ledger(
     arrow: bool = True,
 ) -> tuple[dict[str, str], str]:
     """Stage every subject whose data ``vendor`` received inside [start, end]; return
-    the category of each field they show, and how the rows came: "arrow" (PostgreSQL's
-    ADBC driver, see ``ledger_arrow``; ``arrow=False`` skips it) or "sqlalchemy"."""
+    the category of each field they show, and how the rows came: "arrow" (an ADBC
+    driver, see ``ledger_arrow``; ``arrow=False`` skips it) or "sqlalchemy"."""
     p = "%s" if db.dialect == "postgresql" else "?"
     lo = float("-inf") if start is None else start
     hi = float("inf") if end is None else end
@@ -112,19 +113,27 @@ def _people_sql(vendor: str, start: float | None, end: float | None) -> str | No
 def _read_arrow(
     con: Any, conn: Connection, vendor: str, start: float | None, end: float | None
 ) -> bool:
-    """``led``, ``links`` and ``sorg`` through an ADBC driver; False when it cannot be
-    used (nothing is left half done that the SQLAlchemy read does not replace)."""
+    """``led``, ``links`` and ``sorg`` through an ADBC driver (``ledger_arrow``); False
+    when it cannot be used (the SQLAlchemy read then replaces whatever was made)."""
     sql = _people_sql(vendor, start, end)
-    reader = ArrowLedger.open(conn) if sql is not None else None
-    if reader is None or sql is None:
+    if sql is None:
+        return False
+    tables: list[TableRead] = [
+        ("led", _LED, _LED_TYPES, sql),
+        ("links", _LINKS, _LINK_TYPES, _LINKS_SQL),
+        ("sorg", _SORG, _SORG_TYPES, _SORG_SQL),
+    ]
+    if conn.dialect.name == "sqlite":
+        return load_sqlite_in_child(con, conn, tables)
+    reader = ArrowLedger.open(conn)
+    if reader is None:
         return False
     import adbc_driver_manager
     import duckdb
 
     try:
-        reader.load(con, "led", _LED, _LED_TYPES, sql)
-        reader.load(con, "links", _LINKS, _LINK_TYPES, _LINKS_SQL)
-        reader.load(con, "sorg", _SORG, _SORG_TYPES, _SORG_SQL)
+        for table, names, types, query in tables:
+            reader.load(con, table, names, types, query)
     except (adbc_driver_manager.Error, duckdb.Error) as exc:
         log.warning("reading the ledger through SQLAlchemy: the ADBC read failed (%s)", exc)
         return False
