@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from seawall.core.config import Policy, parse_config
 from seawall.core.crypto import pseudonym
@@ -15,6 +18,7 @@ from seawall.core.errors import ConfigError
 from seawall.core.types import Context, Event
 from seawall.policy.catalogue import entries
 from seawall.policy.engine import MAX_CACHED_PATHS, CompiledPolicy, apply, compile_policy
+from seawall.policy.removed import Leaks
 
 KEY = b"v" * 32
 ISSUE_CONFIG = """
@@ -385,3 +389,26 @@ def test_long_distinct_values_are_not_memoised() -> None:
     memos = [d.memo for d in p._cache["mixpanel"].values() if d.memo is not None]
     assert memos
     assert all(len(k) <= 512 for memo in memos for k in memo)
+
+
+@given(
+    value=st.text(min_size=6, max_size=40),
+    before=st.binary(max_size=10),
+    after=st.binary(max_size=10),
+    urlsafe=st.booleans(),
+)
+def test_a_removed_value_is_found_inside_any_base64_of_it(
+    value: str, before: bytes, after: bytes, urlsafe: bool
+) -> None:
+    data = before + value.encode("utf-8", "surrogatepass") + after
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    blob = encode(data).decode("ascii").rstrip("=")
+    if len(value.encode("utf-8", "surrogatepass")) >= 8:  # long enough to be searched for
+        assert Leaks([value]).found_in(f"state={blob}")
+
+
+def test_a_dropped_email_base64_encoded_in_a_kept_field_is_not_sent() -> None:
+    p = policy(default="keep", rules=[{"field": "$email", "action": "drop"}])
+    token = base64.b64encode(b'{"invitee": "ada.lovelace@example.com", "org": 7}').decode()
+    d = apply(event({"$email": "ada.lovelace@example.com", "state": token, "b": 1}), p)
+    assert d.fields == {"b": 1}

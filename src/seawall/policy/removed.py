@@ -9,6 +9,7 @@ fields with the values known, or drops them.
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Sequence
@@ -64,13 +65,16 @@ def _remember(memo: dict[K, V], key: K, value: V) -> V:
 
 
 class Leaks:
-    """Finds removed values (case-insensitively) inside an output value."""
+    """Finds removed values (case-insensitively) inside an output value, and inside
+    base64 anywhere in it (an invite token, a state blob): ``encoded`` holds each
+    value's base64 at the three byte alignments, searched as plain substrings."""
 
-    __slots__ = ("digits", "folded")
+    __slots__ = ("digits", "encoded", "folded")
 
     def __init__(self, known: Sequence[str]) -> None:
         self.folded = [k.casefold() for k in known]
         self.digits = any(k.isdigit() for k in known)
+        self.encoded = tuple(dict.fromkeys(n for k in known for n in base64_needles(k)))
 
     @classmethod
     def cached(cls, known: tuple[str, ...]) -> Leaks:
@@ -84,8 +88,7 @@ class Leaks:
 
     def found_in(self, value: JSONValue) -> bool:
         if isinstance(value, str):
-            low = value.casefold()
-            return any(k in low for k in self.folded)
+            return self._text(value)
         if isinstance(value, float | bool) or value is None:
             return False
         if isinstance(value, int):
@@ -93,8 +96,16 @@ class Leaks:
         return walk_strings(value, self._text)
 
     def _text(self, text: str) -> bool:
+        # plain loops: this runs for every event with removed values, and a generator
+        # per call cost as much as the searches
         low = text.casefold()
-        return any(k in low for k in self.folded)
+        for k in self.folded:
+            if k in low:
+                return True
+        for n in self.encoded:
+            if n in text:
+                return True
+        return False
 
     def may_hide_any(self, outputs: list[JSONValue]) -> bool:
         """Whether a removed value may be in any of ``outputs``, plainly or in a form the
@@ -152,3 +163,26 @@ class Leaks:
 
 
 _LEAKS: dict[tuple[str, ...], Leaks] = {}
+MIN_ENCODED_CHARS = 8  # shorter base64 runs would turn up in unrelated tokens
+
+
+def base64_needles(value: str) -> list[str]:
+    """The base64 text (standard and URL-safe alphabets) that any base64 encoding of a
+    text holding ``value`` must contain, whatever the value's byte offset: for each of
+    the three alignments, the characters that depend on the value's bytes alone. The
+    value as written and in lower case (an address is often stored lower-cased)."""
+    needles: list[str] = []
+    for form in dict.fromkeys((value, value.lower())):
+        data = form.encode("utf-8", "surrogatepass")
+        for offset, skip in ((0, 0), (1, 2), (2, 3)):
+            whole = (offset + len(data)) // 3 * 4  # characters of complete groups
+            core = base64.b64encode(bytes(offset) + data).decode("ascii")[skip:whole]
+            if len(core) >= MIN_ENCODED_CHARS:
+                needles.append(core)
+                urlsafe = core.translate(_URLSAFE)
+                if urlsafe != core:
+                    needles.append(urlsafe)
+    return needles
+
+
+_URLSAFE = str.maketrans("+/", "-_")
