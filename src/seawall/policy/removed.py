@@ -102,7 +102,7 @@ class Leaks:
         for k in self.folded:
             if k in low:
                 return True
-        for n in self.encoded:
+        for n in self.encoded:  # noqa: SIM110 - the loop, not a generator: see above
             if n in text:
                 return True
         return False
