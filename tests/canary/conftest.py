@@ -17,7 +17,6 @@ import pytest
 from seawall.canary.mint import canary_key
 from seawall.canary.model import Canary
 from seawall.canary.plant import mint_canaries, plant
-from seawall.canary.service import WithCanaries
 from seawall.canary.store import CanaryStore
 from seawall.core.config import Config, parse_config
 from seawall.gateway.app import create_app
@@ -153,7 +152,7 @@ def canary_stack(
             tmp_path, {"crm": crm.url, "mailer": mailer.url}, receiver.url, port, smtp_port
         )
         rt = Runtime.build(cfg)
-        app = WithCanaries(create_app(cfg, runtime=rt), rt, summary_interval=summary_interval)
+        app = create_app(cfg, runtime=rt, canary_options={"summary_interval": summary_interval})
         try:
             with serve_app(app, port=port) as url:
                 yield CanaryStack(url, cfg, rt, receiver, outs, smtp_port, CanaryStore(rt.db))

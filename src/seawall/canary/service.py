@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from starlette.routing import Route, Router
+from starlette.routing import Route
 
 from seawall.canary.beacon import BeaconHandler
 from seawall.canary.deliver import Dispatcher, IncidentRecorder
@@ -189,40 +189,3 @@ def start_canary_services(
             asyncio.create_task(service.replant(stop, replant_every), name="canary-replant")
         )
     return tasks
-
-
-class WithCanaries:
-    """An ASGI wrapper that adds the canary parts to a gateway app built with an
-    explicit runtime: ``/c/{token}`` is answered here, everything else (and the
-    lifespan) goes to the gateway, and the canary tasks run for the app's lifetime.
-
-    The gateway wires the same two calls into ``create_app`` itself; this wrapper is
-    for tests, the benchmark and embedding."""
-
-    def __init__(self, app: Any, runtime: Runtime, **options: Any) -> None:
-        self.app = app
-        self.runtime = runtime
-        self.options = options
-        self.router = Router([beacon_route(runtime)])
-        self.stop = asyncio.Event()
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/c/"):
-            await self.router(scope, receive, send)
-            return
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-
-        async def lifespan_receive() -> Any:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.stop.clear()
-                self.tasks = start_canary_services(self.runtime, self.stop, **self.options)
-            elif message["type"] == "lifespan.shutdown":
-                self.stop.set()
-                await asyncio.gather(*self.tasks, return_exceptions=True)
-            return message
-
-        await self.app(scope, lifespan_receive, send)

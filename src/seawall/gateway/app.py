@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -241,9 +241,14 @@ def _routes(gw: Gateway, config: Config) -> list[Route]:
 
 
 def create_app(
-    config: Config, *, runtime: Runtime | None = None, forward: bool | None = None
+    config: Config,
+    *,
+    runtime: Runtime | None = None,
+    forward: bool | None = None,
+    canary_options: Mapping[str, Any] | None = None,
 ) -> Any:
-    """The gateway app; opens the store and starts the forwarders when it starts."""
+    """The gateway app; opens the store and starts the forwarders (and, with a
+    ``canary:`` section, the tripwires, tuned by ``canary_options``) when it starts."""
     gw = Gateway()
     run_forwarders = config.gateway.forward if forward is None else forward
 
@@ -262,7 +267,7 @@ def create_app(
         if config.canary is not None:
             from seawall.canary.service import start_canary_services
 
-            tasks += start_canary_services(rt, stop)
+            tasks += start_canary_services(rt, stop, **(canary_options or {}))
         try:
             yield
         finally:
