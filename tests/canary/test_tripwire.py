@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from seawall.canary.smtp import MAX_PER_PEER
 from tests.canary.conftest import CanaryStack
 from tests.support import wait_for
 
@@ -70,3 +71,28 @@ def test_a_flood_is_one_alert_and_a_summary(canary_stack: CanaryStack) -> None:
     assert 1 <= kinds.count("summary") <= 1 + int(flood_seconds // 10.0)
     assert {b["canary"] for b in hooks} == {canary.id}
     assert len(s.store.hits(canary.id, limit=5000)) == 1001
+
+
+def test_connections_are_bounded_and_the_bound_frees_up(canary_stack: CanaryStack) -> None:
+    # Each open connection may hold a message in memory: one peer gets at most
+    # MAX_PER_PEER at once, the next is told to come back (421), and a closed one
+    # frees its place.
+    s = canary_stack
+    held = [smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) for _ in range(MAX_PER_PEER)]
+    try:
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10)
+        assert refused.value.smtp_code == 421
+        held.pop().quit()
+
+        def admitted() -> bool:
+            try:
+                smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10).quit()
+            except smtplib.SMTPConnectError:
+                return False
+            return True
+
+        assert wait_for(admitted, timeout=10)
+    finally:
+        for client in held:
+            client.close()

@@ -27,8 +27,10 @@ from seawall.canary.message import clean, mail_evidence, summary
 from seawall.canary.model import Canary
 
 log = logging.getLogger("seawall.canary")
-MAX_BYTES = 10 * 1024 * 1024  # the usual provider limit; larger mail is refused
+MAX_BYTES = 4 * 1024 * 1024  # larger mail is refused (552) but still recorded, by its head
 HEAD_BYTES = 256 * 1024  # what is kept of a refused mail, for its evidence
+MAX_CONNECTIONS = 32  # open at once, per process: at most this many messages in memory
+MAX_PER_PEER = 10
 
 _SIZE_PARAM = re.compile(r"\s+SIZE=\d+", re.IGNORECASE)
 OnMail = Callable[[Canary, dict[str, Any], dict[str, Any], str | None], Awaitable[None]]
@@ -141,13 +143,64 @@ class _Tee:
         return getattr(self._reader, name)
 
 
+class Gate:
+    """How many connections the tripwire holds, in all and per peer address. The canary
+    MX faces the internet and the attacker knows a canary address (it is in the data
+    they took): each connection can hold a message of up to ``max_bytes`` in memory,
+    inside the gateway's process, so their number is bounded."""
+
+    def __init__(self, total: int = MAX_CONNECTIONS, per_peer: int = MAX_PER_PEER) -> None:
+        self.total, self.per_peer = total, per_peer
+        self.open: dict[str | None, int] = {}
+        self.count = 0
+
+    def enter(self, peer: str | None) -> bool:
+        if self.count >= self.total or self.open.get(peer, 0) >= self.per_peer:
+            return False
+        self.count += 1
+        self.open[peer] = self.open.get(peer, 0) + 1
+        return True
+
+    def leave(self, peer: str | None) -> None:
+        self.count -= 1
+        left = self.open[peer] - 1
+        if left:
+            self.open[peer] = left
+        else:
+            del self.open[peer]
+
+
 class TripwireSMTP(SMTP):
     """aiosmtpd's SMTP, plus evidence and an alert for mail it refuses as too large
     (or for lines too long): aiosmtpd discards such data without calling the handler."""
 
-    def __init__(self, handler: TripwireHandler, **kwargs: Any) -> None:
+    def __init__(self, handler: TripwireHandler, gate: Gate | None = None, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.tripwire = handler
+        self.gate = gate or Gate()
+        self._peer: str | None = None
+        self._admitted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None  # not the TLS upgrade of a connection
+        super().connection_made(transport)
+        if not first:
+            return
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if isinstance(peer, tuple) else None
+        self._admitted = self.gate.enter(self._peer)
+        if not self._admitted:
+            log.warning("canary SMTP: connection from %s refused, too many open", self._peer)
+            cast(asyncio.WriteTransport, transport).write(
+                b"421 4.7.0 Too many connections, try again later\r\n"
+            )
+            transport.close()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._admitted:
+            self._admitted = False
+            self.gate.leave(self._peer)
+        super().connection_lost(error)
 
     async def smtp_MAIL(self, arg: str) -> None:
         # A declared SIZE over the limit would be refused here, before RCPT names the
@@ -172,13 +225,15 @@ class TripwireSMTP(SMTP):
 
 
 def server_factory(
-    handler: TripwireHandler, hostname: str, max_bytes: int = MAX_BYTES
+    handler: TripwireHandler, hostname: str, max_bytes: int = MAX_BYTES, gate: Gate | None = None
 ) -> Callable[[], TripwireSMTP]:
-    """For ``loop.create_server``: one protocol per connection."""
+    """For ``loop.create_server``: one protocol per connection, all behind one gate."""
+    shared = gate or Gate()
 
     def make() -> TripwireSMTP:
         return TripwireSMTP(
             handler,
+            shared,
             hostname=hostname,
             data_size_limit=max_bytes,
             enable_SMTPUTF8=True,
