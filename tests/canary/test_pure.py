@@ -9,6 +9,7 @@ import pytest
 from seawall.canary.alerts import Alert, Folding, email_text, is_slack, slack_json, webhook_json
 from seawall.canary.beacon import parse_token
 from seawall.canary.channels import decide_channels
+from seawall.canary.events import persona_events
 from seawall.canary.message import clean, mail_evidence
 from seawall.canary.mint import NAMES, ascii_fold, derive_token, hash_token, mint
 from seawall.canary.plant import persona_of
@@ -177,3 +178,26 @@ def test_folding_passes_the_first_hit_and_summarises_the_rest() -> None:
 )
 def test_parse_token(segment: str, token: str | None, image: bool) -> None:
     assert parse_token(segment) == (token, image)
+
+
+@pytest.mark.parametrize("sdk", ["mixpanel", "segment"])
+def test_canaries_do_not_all_look_alike(sdk: Any) -> None:
+    # Whoever holds the vendor's data must not filter canaries out with one query: each
+    # keeps its own device across plantings, and each planting draws its events, order
+    # and spacing afresh, all in the past.
+    now = 1_800_000_000.0
+    personas = [
+        persona_of(mint("v", "canary.example.com", KEY), "t" * 43, "https://gw.example.com", None)
+        for _ in range(40)
+    ]
+
+    def tracks(p: Any) -> list[Any]:
+        return [e for e in persona_events(p, sdk, now) if e.kind == "track"]
+
+    devices = {str(tracks(p)[0].context.user_agent) for p in personas}
+    assert len(devices) >= 3
+    first, again = tracks(personas[0]), tracks(personas[0])
+    assert first[0].context.user_agent == again[0].context.user_agent
+    sessions = {tuple((e.name, e.time) for e in tracks(p)) for p in personas}
+    assert len(sessions) == len(personas)
+    assert all(e.time is not None and e.time <= now for p in personas for e in tracks(p))

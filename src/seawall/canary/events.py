@@ -8,6 +8,8 @@ vendor as a real user would. Pure: no I/O.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 import uuid
 from collections.abc import Sequence
@@ -22,11 +24,38 @@ from seawall.ingest import mixpanel, segment
 
 SOURCE = "canary"  # the source name canary events carry; the planter routes it
 _KEY = "seawall-canary"  # stands in for a project token / write key inside the decoder
-USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+# Whoever holds a vendor's data must not be able to filter canaries out with one query
+# (the same events, device and timing for every canary of every install). Each canary
+# keeps one device, drawn from common ones by its device id; each planting draws its
+# events, their order and their spacing afresh.
+_WIN = "Windows NT 10.0; Win64; x64"
+_MAC = "Macintosh; Intel Mac OS X 10_15_7"
+_CHROME = "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36"
+_SAFARI = "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{v}.6 Safari/605.1.15"
+_FIREFOX = "Gecko/20100101 Firefox/{v}.0"
+
+
+def _ua(platform: str, tail: str, version: int) -> str:
+    return f"Mozilla/5.0 ({platform}) {tail.format(v=version)}"
+
+
+# browser, version, os, screen width, screen height, user agent
+DEVICES: tuple[tuple[str, int, str, int, int, str], ...] = (
+    ("Chrome", 131, "Windows", 1920, 1080, _ua(_WIN, _CHROME, 131)),
+    ("Chrome", 130, "Windows", 1536, 864, _ua(_WIN, _CHROME, 130)),
+    ("Chrome", 131, "Mac OS X", 1728, 1117, _ua(_MAC, _CHROME, 131)),
+    ("Safari", 17, "Mac OS X", 1440, 900, _ua(_MAC, _SAFARI, 17)),
+    ("Firefox", 133, "Windows", 1920, 1080, _ua(_WIN + "; rv:133.0", _FIREFOX, 133)),
+    ("Microsoft Edge", 131, "Windows", 2560, 1440, _ua(_WIN, _CHROME + " Edg/131.0.0.0", 131)),
+    ("Firefox", 132, "Linux", 1920, 1200, _ua("X11; Linux x86_64; rv:132.0", _FIREFOX, 132)),
 )
-TRACKED = ("Signed In", "Viewed Dashboard", "Opened Report", "Invited Teammate")
+USER_AGENT = DEVICES[0][5]
+MIXPANEL_VERSIONS = ("2.55.1", "2.56.0", "2.58.0", "2.59.0", "2.60.0")
+SEGMENT_VERSIONS = ("next-1.66.0", "next-1.70.0", "next-1.72.1", "next-1.74.0")
+EVENTS = (
+    "Signed In", "Viewed Dashboard", "Opened Report", "Invited Teammate", "Viewed Settings",
+    "Searched", "Viewed Billing", "Created Project", "Exported Data", "Viewed Docs",
+)  # fmt: skip
 
 # Where each SDK's profile keeps an address and a link, in order of preference. The
 # website comes first: vendors' consoles render avatars whenever staff open a profile,
@@ -71,8 +100,28 @@ def profile_event(p: Persona, sdk: SdkKind) -> Event:
     return next(e for e in events if e.kind in ("profile", "identify"))
 
 
-def _client() -> Context:
-    return Context(ip=None, user_agent=USER_AGENT, locale="en-US")
+def _client(device: tuple[str, int, str, int, int, str] = DEVICES[0]) -> Context:
+    return Context(ip=None, user_agent=device[5], locale="en-US")
+
+
+def _device(p: Persona) -> tuple[str, int, str, int, int, str]:
+    """The canary's own device: the same one every planting, as a person's would be."""
+    digest = hashlib.blake2b(p.device_id.encode(), digest_size=4).digest()
+    return DEVICES[int.from_bytes(digest, "big") % len(DEVICES)]
+
+
+def _session(now: float) -> list[tuple[str, float]]:
+    """Some of the product's usual events, in some order, seconds to minutes apart,
+    the last one now (never in the future)."""
+    rng = secrets.SystemRandom()
+    names = rng.sample(EVENTS, rng.randint(2, 6))
+    gaps = [rng.uniform(4.0, 180.0) for _ in names]
+    at = now - sum(gaps)
+    out = []
+    for name, gap in zip(names, gaps, strict=True):
+        at += gap
+        out.append((name, round(at, 3)))
+    return out
 
 
 def _mixpanel(p: Persona, now: float) -> list[Event]:
@@ -85,40 +134,53 @@ def _mixpanel(p: Persona, now: float) -> list[Event]:
     if p.beacon_field:
         profile[p.beacon_field] = p.beacon
     engage = [{"$token": _KEY, "$distinct_id": p.user_id, "$time": now, "$set": profile}]
+    device = _device(p)
+    browser, version, os_name, width, height, _ = device
     common = {
         "token": _KEY,
         "distinct_id": p.user_id,
         "$device_id": p.device_id,
         "$user_id": p.user_id,
-        "$browser": "Chrome",
-        "$browser_version": 124,
-        "$os": "Windows",
-        "$screen_height": 1080,
-        "$screen_width": 1920,
+        "$browser": browser,
+        "$browser_version": version,
+        "$os": os_name,
+        "$screen_height": height,
+        "$screen_width": width,
         "mp_lib": "web",
-        "$lib_version": "2.55.0",
+        "$lib_version": _pick(p, MIXPANEL_VERSIONS),
         "org_id": p.org_id,
     }
     tracks: list[dict[str, Any]] = [
         {
             "event": name,
-            "properties": {**common, "time": now + i, "$insert_id": uuid.uuid4().hex},
+            "properties": {**common, "time": at, "$insert_id": uuid.uuid4().hex},
         }
-        for i, name in enumerate(("$identify", *TRACKED))
+        for name, at in _with_identify(_session(now))
     ]
     tracks[0]["properties"]["$anon_distinct_id"] = "$device:" + p.device_id
-    decode = _mixpanel_decode
-    return decode("engage", engage) + decode("track", tracks)
+    return _mixpanel_decode("engage", engage, device) + _mixpanel_decode("track", tracks, device)
 
 
-def _mixpanel_decode(endpoint: str, body: Sequence[dict[str, Any]]) -> list[Event]:
+def _with_identify(session: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """mixpanel-browser sends $identify as the session starts, just before the rest."""
+    return [("$identify", session[0][1] - 1.0), *session]
+
+
+def _pick(p: Persona, choices: tuple[str, ...]) -> str:
+    digest = hashlib.blake2b(p.user_id.encode(), digest_size=4).digest()
+    return choices[int.from_bytes(digest, "big") % len(choices)]
+
+
+def _mixpanel_decode(
+    endpoint: str, body: Sequence[dict[str, Any]], device: tuple[str, int, str, int, int, str]
+) -> list[Event]:
     return mixpanel.decode(
         endpoint,
         orjson.dumps(body),
         content_type="application/json",
         query={"ip": "0"},
         authorization=None,
-        client=_client(),
+        client=_client(device),
         sources={_KEY: SOURCE},
         import_secrets={},
     )
@@ -133,9 +195,10 @@ def _segment(p: Persona, now: float) -> list[Event]:
     }
     if p.beacon_field:
         traits[p.beacon_field.removeprefix("traits.")] = p.beacon
+    device = _device(p)
     context = {
-        "library": {"name": "analytics.js", "version": "next-1.70.0"},
-        "userAgent": USER_AGENT,
+        "library": {"name": "analytics.js", "version": _pick(p, SEGMENT_VERSIONS)},
+        "userAgent": device[5],
         "locale": "en-US",
         "groupId": p.org_id,
     }
@@ -156,10 +219,10 @@ def _segment(p: Persona, now: float) -> list[Event]:
             "anonymousId": p.device_id,
             "properties": {"org_id": p.org_id},
             "messageId": uuid.uuid4().hex,
-            "timestamp": _iso(now + i + 1),
+            "timestamp": _iso(at),
             "context": context,
         }
-        for i, name in enumerate(TRACKED)
+        for name, at in _session(now)
     ]
     body = {"batch": [identify, *tracks], "writeKey": _KEY, "sentAt": _iso(now)}
     return segment.decode(
@@ -167,7 +230,7 @@ def _segment(p: Persona, now: float) -> list[Event]:
         orjson.dumps(body),
         content_type="text/plain",
         authorization=None,
-        client=_client(),
+        client=_client(device),
         sources={_KEY: SOURCE},
     )
 
