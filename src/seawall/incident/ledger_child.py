@@ -26,6 +26,9 @@ def main() -> None:
     adbc = adbc_driver_sqlite.connect(f"file:{Path(database).as_posix()}?mode=ro")
     conn = adbc_driver_manager.AdbcConnection(adbc)
     con = duckdb.connect()
+    # Rows stream from the driver to the file: a small limit keeps this process small
+    # while its parent holds the scope's own DuckDB memory.
+    con.execute("SET memory_limit = '128MB'").fetchall()
     try:
         for name, sql in queries:
             stmt = adbc_driver_manager.AdbcStatement(conn)
