@@ -3,7 +3,7 @@
 
 A scope reads a million ``ledger_people`` rows. Through the driver's tuples, numpy
 columns and DuckDB's ingest that costs 5-7 s of CPU; Apache Arrow's ADBC drivers hand
-DuckDB the same rows as Arrow batches (about 2 s with the hand-over below).
+DuckDB the same rows as Arrow batches (about 3 s with the hand-over below).
 
 PostgreSQL: ``adbc-driver-postgresql`` (libpq, binary COPY) in this process.
 
