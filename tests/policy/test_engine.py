@@ -412,3 +412,29 @@ def test_a_dropped_email_base64_encoded_in_a_kept_field_is_not_sent() -> None:
     token = base64.b64encode(b'{"invitee": "ada.lovelace@example.com", "org": 7}').decode()
     d = apply(event({"$email": "ada.lovelace@example.com", "state": token, "b": 1}), p)
     assert d.fields == {"b": 1}
+
+
+@pytest.mark.parametrize(
+    ("removed", "url"),
+    [
+        ({"$name": "Ada Lovelace"}, "https://app.example.com/people/ada-lovelace"),
+        ({"$name": "Ada Lovelace"}, "https://app.example.com/people/ada_lovelace/settings"),
+        ({"$name": "José Müller"}, "https://app.example.com/people/jose-muller"),
+        ({"$email": "ada.lovelace@example.com"}, "https://app.example.com/u/ada.lovelace"),
+    ],
+)
+def test_a_removed_value_in_its_everyday_spellings_is_not_sent(
+    removed: dict[str, str], url: str
+) -> None:
+    p = policy(
+        default="keep",
+        rules=[
+            {"field": "$current_url", "action": "keep"},
+            {"category": ["user.name", "user.contact"], "action": "drop"},
+        ],
+    )
+    d = apply(event({**removed, "$current_url": url, "b": 1}), p)
+    sent = json.dumps(d.fields).lower()
+    assert "lovelace" not in sent
+    assert "muller" not in sent
+    assert d.fields["b"] == 1

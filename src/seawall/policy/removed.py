@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import TypeVar
 from urllib.parse import unquote_plus
@@ -69,10 +70,11 @@ class Leaks:
     base64 anywhere in it (an invite token, a state blob): ``encoded`` holds each
     value's base64 at the three byte alignments, searched as plain substrings."""
 
-    __slots__ = ("digits", "encoded", "folded")
+    __slots__ = ("digits", "encoded", "folded", "groups")
 
     def __init__(self, known: Sequence[str]) -> None:
-        self.folded = [k.casefold() for k in known]
+        self.folded = list(dict.fromkeys(v for k in known for v in spellings(k)))
+        self.groups = anchored(self.folded)
         self.digits = any(k.isdigit() for k in known)
         self.encoded = tuple(dict.fromkeys(n for k in known for n in base64_needles(k)))
 
@@ -99,9 +101,11 @@ class Leaks:
         # plain loops: this runs for every event with removed values, and a generator
         # per call cost as much as the searches
         low = text.casefold()
-        for k in self.folded:
-            if k in low:
-                return True
+        for anchor, spelled in self.groups:
+            if anchor in low:
+                for k in spelled:
+                    if k in low:
+                        return True
         for n in self.encoded:  # noqa: SIM110 - the loop, not a generator: see above
             if n in text:
                 return True
@@ -163,6 +167,40 @@ class Leaks:
 
 
 _LEAKS: dict[tuple[str, ...], Leaks] = {}
+MIN_LOCAL_PART = 6  # an address's local part searched on its own from this length
+
+
+def anchored(needles: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The needles grouped under a part each of them contains (a name's longest word),
+    so a text that lacks it costs one search, not one per spelling."""
+    groups: dict[str, list[str]] = {}
+    for n in needles:
+        words = [w for w in re.split(r"[\s_.+\-]+|%20", n) if w]
+        anchor = max(words, key=len) if len(words) > 1 else n
+        groups.setdefault(anchor if len(anchor) >= MIN_KNOWN_LEN else n, []).append(n)
+    return [(a, tuple(ns)) for a, ns in groups.items()]
+
+
+def spellings(value: str) -> list[str]:
+    """How a removed value is written elsewhere, case-folded: as is, without accents
+    (``josé`` -> ``jose``), a name's words joined as in URL slugs and handles
+    (``ada-lovelace``, ``ada_lovelace``, ``ada.lovelace``, ``adalovelace``), and an
+    address's local part (``/u/ada.lovelace``)."""
+    folded = value.casefold()
+    plain = "".join(
+        c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c)
+    )
+    out = [folded, plain]
+    for text in dict.fromkeys((folded, plain)):
+        words = text.split()
+        if len(words) > 1:
+            out += [sep.join(words) for sep in ("-", "_", ".", "", "+", "%20")]
+        local, at, _ = text.partition("@")
+        if at and len(local) >= MIN_LOCAL_PART:
+            out.append(local)
+    return [v for v in dict.fromkeys(out) if len(v) >= MIN_KNOWN_LEN]
+
+
 MIN_ENCODED_CHARS = 8  # shorter base64 runs would turn up in unrelated tokens
 
 
