@@ -272,3 +272,28 @@ def test_line_numbers_survive_many_skipped_lines(tmp_path: Path, fmt: str, gaps:
     rows = [r.split(",") for r in out.read_text().splitlines()[1:]]
     assert {int(r[0]): r[1] for r in rows if r[1] != "invalid"} == expected
     assert _lines(result) == bad == [int(r[0]) for r in rows if r[1] == "invalid"]
+
+
+def test_mixpanel_event_export_is_flattened(tmp_path: Path) -> None:
+    rows = [
+        {
+            "event": "Signed In",
+            "properties": {"distinct_id": f"u{i}", "$email": f"p{i}@example.com"},
+        }
+        for i in range(1, 4)
+    ]
+    r = _match(tmp_path / "events.ndjson", "\n".join(map(json.dumps, rows)).encode())
+    assert _counts(r) == (3, 3, 0, 0)
+    assert r.columns["$email"] == "user.contact.email"
+
+
+def test_a_record_with_hundreds_of_odd_keys_cannot_hide_the_identity_columns(
+    tmp_path: Path,
+) -> None:
+    # Keys are taken by how many records have them, not alphabetically: '!k000'...
+    # in one record used to fill the column limit and leave everyone unknown.
+    rows = [{"$email": f"p{i}@example.com", "$name": f"P {i}"} for i in range(1, 6)]
+    rows.append({f"!k{n:03d}": n for n in range(300)})
+    r = _match(tmp_path / "leak.ndjson", "\n".join(map(json.dumps, rows)).encode())
+    assert _counts(r) == (6, 5, 1, 0)
+    assert r.columns["$email"] == "user.contact.email"

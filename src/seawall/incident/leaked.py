@@ -219,25 +219,33 @@ def read_json_array(con: Any, path: Path) -> tuple[str, ...]:
 
 def _flatten(con: Any) -> tuple[str, ...]:
     """objs(line, j) -> leak(line, columns...): top-level keys, plus ``$properties``."""
+    # The keys most records have come first: a few records with hundreds of odd keys
+    # (a careless export, or one planted by whoever hands the file over) must not push
+    # the identity columns out of the column limit.
     top = [
         r[0]
         for r in con.execute(
-            "SELECT DISTINCT unnest(json_keys(j)) FROM objs ORDER BY 1 LIMIT ?", [_MAX_COLUMNS]
+            """SELECT k FROM (SELECT unnest(json_keys(j)) AS k FROM objs)
+            GROUP BY k ORDER BY count(*) DESC, k LIMIT ?""",
+            [_MAX_COLUMNS],
         ).fetchall()
     ]
+    nested = next((k for k in (_PROPS, "properties") if k in top), None)
     props: list[str] = []
-    if _PROPS in top:
+    if nested is not None:  # people export: $properties; event export: properties
+        where = _lit("$." + _q(nested))
         props = [
             r[0]
             for r in con.execute(
-                f"""SELECT DISTINCT unnest(json_keys(j -> {_lit("$." + _q(_PROPS))}))
-                FROM objs WHERE json_type(j -> {_lit("$." + _q(_PROPS))}) = 'OBJECT'
-                ORDER BY 1 LIMIT ?""",
+                f"""SELECT k FROM (SELECT unnest(json_keys(j -> {where})) AS k FROM objs
+                WHERE json_type(j -> {where}) = 'OBJECT')
+                GROUP BY k ORDER BY count(*) DESC, k LIMIT ?""",
                 [_MAX_COLUMNS],
             ).fetchall()
         ]
-    cols: list[tuple[str, str]] = [(k, "$." + _q(k)) for k in top if k != _PROPS]
-    cols += [(k, f"$.{_q(_PROPS)}.{_q(k)}") for k in props if k not in top]
+    cols: list[tuple[str, str]] = [(k, "$." + _q(k)) for k in top if k != nested]
+    if nested is not None:
+        cols += [(k, f"$.{_q(nested)}.{_q(k)}") for k in props if k not in top]
     select = ", ".join(f"json_extract_string(j, {_lit(p)}) AS {_q(k)}" for k, p in cols)
     _x(
         con,
