@@ -297,3 +297,19 @@ def test_a_record_with_hundreds_of_odd_keys_cannot_hide_the_identity_columns(
     r = _match(tmp_path / "leak.ndjson", "\n".join(map(json.dumps, rows)).encode())
     assert _counts(r) == (6, 5, 1, 0)
     assert r.columns["$email"] == "user.contact.email"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("clash.csv", b"email,line\np1@example.com,secret-value\n"),
+        ("clash.ndjson", b'{"$email": "p1@example.com", "note\\"s": "secret-value"}\n'),
+    ],
+)
+def test_a_column_clashing_with_ours_is_a_clear_error_without_the_data(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    with pytest.raises(LeakedFileError, match="rename it") as caught:
+        _match(tmp_path / name, data)
+    assert "secret-value" not in str(caught.value)
+    assert "p1@example.com" not in str(caught.value)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from seawall.incident.directory import Person
+from seawall.incident.errors import LeakedFileError
 from seawall.incident.frame import SEP, connect, load_columns
 from seawall.incident.keyed import (
     ascii_sql,
@@ -168,10 +169,22 @@ def classify(
     """``match_file`` on a DuckDB connection where the directory is table ``people``;
     leaves the people the file shows in table ``hits`` (and, with ``keep_hits``, in
     ``MatchResult.hits`` too)."""
-    leaked = load_leaked(con, path, fmt)
-    columns = map_columns(leaked.columns, overrides)
+    import duckdb
+
+    try:
+        leaked = load_leaked(con, path, fmt)
+        columns = map_columns(leaked.columns, overrides)
+        _stage_rows(con, columns)
+    except duckdb.Error as exc:
+        # DuckDB's messages quote the cell they choke on: leaked values must not reach
+        # the console or CI logs, so only the error's kind is said.
+        raise LeakedFileError(
+            f"{path.name}: its columns could not be read for matching "
+            f"({type(exc).__name__}). A column named like one Seawall adds ('line', 'rn') "
+            "or a JSON key holding a quote is the usual cause: rename it in a copy of "
+            "the file and match the copy"
+        ) from None
     result = MatchResult(leaked, columns)
-    _stage_rows(con, columns)
     canaries = set(canary_user_ids)
     _stage_directory(con, canaries)
     _stage_pseudonyms(con, canaries, vendor_key)
