@@ -42,6 +42,11 @@ def _notice(uid: str, reason: str | None = None) -> PlannedNotice:
 
 
 def _create(store: NotifyStore, uids: list[str], wave: int | None = None) -> int:
+    notices = [_notice(u, "no_email" if u.startswith("x") else None) for u in uids]
+    return _store(store, notices, wave)
+
+
+def _store(store: NotifyStore, notices: list[PlannedNotice], wave: int | None = None) -> int:
     campaign = store.create(
         incident=1,
         scope_version=1,
@@ -49,7 +54,7 @@ def _create(store: NotifyStore, uids: list[str], wave: int | None = None) -> int
         kind="user",
         template="default",
         sender="Security <security@example.com>",
-        notices=[_notice(u, "no_email" if u.startswith("x") else None) for u in uids],
+        notices=notices,
         wave=wave,
     )
     return campaign.id
@@ -253,14 +258,6 @@ def test_a_directory_written_by_people_still_plans_and_stores(store: NotifyStore
     ]
     planned = plan(exposures, people, parse_audience("users"))
     assert planned.summary()["ids_too_long"] == 1
-    campaign = store.create(
-        incident=1,
-        scope_version=1,
-        audience="users",
-        kind="user",
-        template="default",
-        sender="Security <security@example.com>",
-        notices=planned.notices,
-    )
+    campaign = _store(store, planned.notices)
     assert sorted((n.user_id, n.locale) for n in planned.notices) == [("u1", "en"), ("u2", "pt-br")]
-    assert sum(store.counts(campaign.id).values()) == 2
+    assert sum(store.counts(campaign).values()) == 2
