@@ -313,3 +313,11 @@ def test_a_column_clashing_with_ours_is_a_clear_error_without_the_data(
         _match(tmp_path / name, data)
     assert "secret-value" not in str(caught.value)
     assert "p1@example.com" not in str(caught.value)
+
+
+def test_a_file_name_with_glob_characters_is_read_as_itself(tmp_path: Path) -> None:
+    # DuckDB expands [1] as a pattern: export_[1].csv used to read export_1.csv instead.
+    (tmp_path / "export_1.csv").write_text("email\nnobody@example.com\n")
+    r = _match(tmp_path / "export_[1].csv", b"email\np1@example.com\np2@example.com\n")
+    assert _counts(r) == (2, 2, 0, 0)
+    assert r.file.path.name == "export_[1].csv"

@@ -15,6 +15,9 @@ reported after it (the counts stay right).
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,6 +336,23 @@ def _parquet(path: Path) -> str:
     return f"read_parquet({_lit(str(path))})"
 
 
+_GLOB_CHARS = frozenset("*?[]{}")
+
+
+def literal_path(path: Path) -> Path:
+    """A path DuckDB reads as this one file: its readers expand ``*``, ``?``, ``[...]``
+    and ``{...}``, so ``export_[1].csv`` would read ``export_1.csv`` instead. Such a
+    file is read through a link with those characters replaced, in a folder of its own
+    that lives as long as the process."""
+    if not _GLOB_CHARS.intersection(str(path)):
+        return path
+    folder = Path(tempfile.mkdtemp(prefix="seawall-leaked-"))
+    atexit.register(shutil.rmtree, folder, True)
+    link = folder / "".join("_" if c in _GLOB_CHARS else c for c in path.name)
+    link.symlink_to(path.resolve())
+    return link
+
+
 def load_leaked(con: Any, path: Path, fmt: str | None = None) -> LeakedFile:
     """Load ``path`` into ``leak`` and ``bad``; raise only when nothing can be read."""
     if not path.is_file():
@@ -347,7 +367,7 @@ def load_leaked(con: Any, path: Path, fmt: str | None = None) -> LeakedFile:
     if fmt not in readers:
         raise LeakedFileError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
     check_content(path, fmt)
-    columns = readers[fmt](con, path)
+    columns = readers[fmt](con, literal_path(path))
     rows = con.execute(
         # The CSV reader's records are counted before they are renumbered (a view).
         f"SELECT (SELECT count(*) FROM {'leak_rn' if fmt == 'csv' else 'leak'}) "
