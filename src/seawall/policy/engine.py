@@ -163,25 +163,19 @@ class CompiledPolicy:
         if path in IP_FIELDS:
             return self._decision(IP_CATEGORY, self.ip, "ip", explicit=True, free_text=False)
         category = category_of(sdk, path)
-        if path in _REPLACED_BY_WIRE:
-            # the SDK's event id: the vendor gets a keyed dedupe key in its place
-            for rule in self.rules:
-                if rule.matches(sdk, path, category):
-                    return self._decision(
-                        category, rule.action, rule.label, explicit=True, free_text=False
-                    )
-            return self._decision(
-                category, self.default, "default", explicit=False, free_text=False
-            )
         if not _plain_name(path):
             # The name itself goes to the vendor and into the ledger: a property named
             # after a person ("invited:ada@example.com") or too long for the ledger is
             # dropped, whatever the rules say (a name cannot be redacted in place).
             return self._decision(category, None, "name", explicit=False)
+        # the SDK's event id is not scanned: the vendor gets a keyed dedupe key instead
+        scan = path not in _REPLACED_BY_WIRE
         for rule in self.rules:
             if rule.matches(sdk, path, category):
-                return self._decision(category, rule.action, rule.label, explicit=True)
-        return self._decision(category, self.default, "default", explicit=False)
+                return self._decision(
+                    category, rule.action, rule.label, explicit=True, free_text=scan
+                )
+        return self._decision(category, self.default, "default", explicit=False, free_text=scan)
 
     def _decision(
         self,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import html
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import TypeVar
 from urllib.parse import unquote_plus
 
 from seawall.core.types import JSONValue
+from seawall.pii.known import fold
 from seawall.policy.actions import iter_texts, walk_strings
 
 K = TypeVar("K")
@@ -70,11 +70,10 @@ class Leaks:
     base64 anywhere in it (an invite token, a state blob): ``encoded`` holds each
     value's base64 at the three byte alignments, searched as plain substrings."""
 
-    __slots__ = ("digits", "encoded", "folded", "groups")
+    __slots__ = ("digits", "encoded", "groups")
 
     def __init__(self, known: Sequence[str]) -> None:
-        self.folded = list(dict.fromkeys(v for k in known for v in spellings(k)))
-        self.groups = anchored(self.folded)
+        self.groups = anchored(list(dict.fromkeys(v for k in known for v in spellings(k))))
         self.digits = any(k.isdigit() for k in known)
         self.encoded = tuple(dict.fromkeys(n for k in known for n in base64_needles(k)))
 
@@ -187,9 +186,7 @@ def spellings(value: str) -> list[str]:
     (``ada-lovelace``, ``ada_lovelace``, ``ada.lovelace``, ``adalovelace``), and an
     address's local part (``/u/ada.lovelace``)."""
     folded = value.casefold()
-    plain = "".join(
-        c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c)
-    )
+    plain = fold(value)
     out = [folded, plain]
     for text in dict.fromkeys((folded, plain)):
         words = text.split()
