@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -106,8 +106,7 @@ def _client(device: tuple[str, int, str, int, int, str] = DEVICES[0]) -> Context
 
 def _device(p: Persona) -> tuple[str, int, str, int, int, str]:
     """The canary's own device: the same one every planting, as a person's would be."""
-    digest = hashlib.blake2b(p.device_id.encode(), digest_size=4).digest()
-    return DEVICES[int.from_bytes(digest, "big") % len(DEVICES)]
+    return _drawn(p.device_id, DEVICES)
 
 
 def _session(now: float) -> list[tuple[str, float]]:
@@ -147,7 +146,7 @@ def _mixpanel(p: Persona, now: float) -> list[Event]:
         "$screen_height": height,
         "$screen_width": width,
         "mp_lib": "web",
-        "$lib_version": _pick(p, MIXPANEL_VERSIONS),
+        "$lib_version": _drawn(p.user_id, MIXPANEL_VERSIONS),
         "org_id": p.org_id,
     }
     tracks: list[dict[str, Any]] = [
@@ -166,8 +165,12 @@ def _with_identify(session: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return [("$identify", session[0][1] - 1.0), *session]
 
 
-def _pick(p: Persona, choices: tuple[str, ...]) -> str:
-    digest = hashlib.blake2b(p.user_id.encode(), digest_size=4).digest()
+T = TypeVar("T")
+
+
+def _drawn(key: str, choices: tuple[T, ...]) -> T:
+    """One of ``choices``, always the same for ``key``."""
+    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
     return choices[int.from_bytes(digest, "big") % len(choices)]
 
 
@@ -197,7 +200,7 @@ def _segment(p: Persona, now: float) -> list[Event]:
         traits[p.beacon_field.removeprefix("traits.")] = p.beacon
     device = _device(p)
     context = {
-        "library": {"name": "analytics.js", "version": _pick(p, SEGMENT_VERSIONS)},
+        "library": {"name": "analytics.js", "version": _drawn(p.user_id, SEGMENT_VERSIONS)},
         "userAgent": device[5],
         "locale": "en-US",
         "groupId": p.org_id,

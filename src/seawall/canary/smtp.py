@@ -174,10 +174,10 @@ class TripwireSMTP(SMTP):
     """aiosmtpd's SMTP, plus evidence and an alert for mail it refuses as too large
     (or for lines too long): aiosmtpd discards such data without calling the handler."""
 
-    def __init__(self, handler: TripwireHandler, gate: Gate | None = None, **kwargs: Any) -> None:
+    def __init__(self, handler: TripwireHandler, gate: Gate, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.tripwire = handler
-        self.gate = gate or Gate()
+        self.gate = gate  # shared by every connection of one server
         self._peer: str | None = None
         self._admitted = False
 

@@ -29,7 +29,8 @@ from seawall.notify.errors import NotifyError
 Kind = Literal["user", "org_admin"]
 ADMIN_ROLES = frozenset({"owner", "admin"})
 _TIER_RANK = {"low": 0, "medium": 1, "high": 2}
-MAX_ID_CHARS = 300  # the notice table's user and org id columns (recipients: 400)
+MAX_ID_CHARS = 300  # the notice table's user and org id columns
+MAX_RECIPIENT_CHARS = 400  # its recipient column
 EXCLUSIONS = ("no_email", "invalid_email", "suppressed", "canary", "already_notified")
 
 
@@ -334,7 +335,10 @@ def _plan_admins(
         unique = {p.user_id: p for p in org_admins}
         for person in (unique[u] for u in sorted(unique)):
             recipient = f"org:{org}:{person.user_id}"
-            if max(len(org), len(person.user_id)) > MAX_ID_CHARS or len(recipient) > 400:
+            if (
+                max(len(org), len(person.user_id)) > MAX_ID_CHARS
+                or len(recipient) > MAX_RECIPIENT_CHARS
+            ):
                 result.ids_too_long += 1
                 continue
             reason = _exclusion(person, recipient, categories, count, suppressed, earlier)
