@@ -3,22 +3,31 @@
 The output names entities and character offsets only; the matched text is never
 echoed, so the output can be shared or logged.  Exit code 1 when anything was
 found (like ``grep``), 0 when the input is clean, 2 on bad usage.
+
+A plain invocation (``seawall scan``, with ``--entities`` and ``--config`` given
+plainly) runs without Typer (``run_plain``): building the Typer app and the pydantic
+adapters for its options cost over half of the command's start-up.  Everything else
+(``--help``, usage errors, unusual spellings) goes to the Typer command, which stays
+the one source of the options, their help and their error messages.
+
+Typer's annotations are evaluated where the command is defined, inside ``register``
+(which imports Typer), so this module does not use ``from __future__ import
+annotations``.
 """
 
-from __future__ import annotations
-
+import errno
 import os
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
-import typer
-
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult
+
+    import typer
 
     from seawall.pii.engine import Span
 
@@ -154,7 +163,7 @@ def _scan_block(job: _Job) -> tuple[bytes, int]:
     return b"\n".join(out), total
 
 
-def _format(results: list[list[Span]], first: int, out: list[bytes]) -> int:
+def _format(results: "list[list[Span]]", first: int, out: list[bytes]) -> int:
     """Append one JSON line per result, formatted by hand: the output is a fixed shape
     of entity names (ASCII identifiers, nothing to escape) and integers, and building
     dicts for orjson cost more than formatting them.  Returns the number of findings."""
@@ -171,33 +180,101 @@ def _format(results: list[list[Span]], first: int, out: list[bytes]) -> int:
     return total
 
 
-def _parse_entities(value: str | None) -> frozenset[str] | None:
+#: The command's options, named once: ``register`` declares them to Typer with
+#: these names and ``run_plain`` reads plain invocations by the same names.
+ENTITIES_OPTION = ("--entities",)
+CONFIG_OPTION = ("--config", "-c")
+
+
+def _chosen(value: str | None) -> tuple[frozenset[str] | None, list[str]]:
+    """The entities ``--entities`` names (``None``: all) and the unknown ones."""
     from seawall.pii import ENTITIES
 
     if not value:
-        return None
+        return None, []
     chosen = frozenset(v.strip().upper() for v in value.split(",") if v.strip())
-    unknown = sorted(chosen - set(ENTITIES))
+    return chosen, sorted(chosen - set(ENTITIES))
+
+
+def _parse_entities(value: str | None) -> frozenset[str] | None:
+    import typer
+
+    from seawall.pii import ENTITIES
+
+    chosen, unknown = _chosen(value)
     if unknown:
         raise typer.BadParameter(
             f"unknown entity {', '.join(unknown)}; choose from {', '.join(ENTITIES)}",
-            param_hint="--entities",
+            param_hint=ENTITIES_OPTION[0],
         )
     return chosen
 
 
-def register(app: typer.Typer) -> None:
+def _plain_options(args: Sequence[str]) -> dict[str, str] | None:
+    """The values of ``args`` by option name, when each option is given at most once,
+    as its name followed by a value or as ``--name=value``, and nothing else is given;
+    otherwise ``None`` (Typer decides: help, errors and every other spelling)."""
+    names = dict.fromkeys(ENTITIES_OPTION, ENTITIES_OPTION[0])
+    names.update(dict.fromkeys(CONFIG_OPTION, CONFIG_OPTION[0]))
+    values: dict[str, str] = {}
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg.startswith("--") and "=" in arg:
+            arg, value = arg.split("=", 1)
+        elif rest:
+            value = rest.pop(0)
+        else:
+            return None
+        name = names.get(arg)
+        if name is None or name in values or value.startswith("-"):
+            return None
+        values[name] = value
+    return values
+
+
+def run_plain(args: Sequence[str]) -> int | None:
+    """``seawall scan`` for ``args`` (what follows ``scan``) without Typer: the exit
+    code, or ``None`` when the invocation is not plain and Typer must handle it.
+
+    Exit codes and failure handling are the Typer command's: 1 when anything was
+    found, 130 on Ctrl-C, 1 without a message when the reader closes the pipe.
+    """
+    values = _plain_options(args)
+    if values is None or any(name.endswith("_COMPLETE") for name in os.environ):
+        return None  # Typer (Click) answers shell-completion requests itself
+    chosen, unknown = _chosen(values.get(ENTITIES_OPTION[0]))
+    if unknown:
+        return None  # the usage error comes from Typer, word for word
+    try:
+        found = run_scan(sys.stdin.buffer, sys.stdout.buffer, chosen)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        # Closed by the reader (``| head``): exit quietly, as Click does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return 1 if found else 0
+
+
+def register(app: "typer.Typer") -> None:
     """Add the ``scan`` command to ``app``."""
+    import typer
 
     @app.command("scan")
     def scan_command(
         entities: Annotated[
             str | None,
-            typer.Option(help="Comma-separated entities to look for (default: all)."),
+            typer.Option(
+                *ENTITIES_OPTION, help="Comma-separated entities to look for (default: all)."
+            ),
         ] = None,
         config: Annotated[
             Path,
-            typer.Option("--config", "-c", help="Path to seawall.yaml (not needed by scan)."),
+            typer.Option(*CONFIG_OPTION, help="Path to seawall.yaml (not needed by scan)."),
         ] = Path("seawall.yaml"),
     ) -> None:
         """Read text lines on stdin; print one JSON object of findings per line."""
@@ -209,6 +286,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _main() -> None:
+    import typer
+
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     register(app)
 
