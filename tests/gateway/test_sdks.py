@@ -203,3 +203,33 @@ def test_dropped_fields_are_counted_per_vendor_and_category(stack: Stack) -> Non
     assert _metric(text, drops, vendor="mixpanel", category="user.contact.email") == 4
     assert _metric(text, drops, vendor="mixpanel", category="user.contact.address.city") == 3
     assert _metric(text, drops, vendor="mixpanel", category="user.behavior.browsing_history") == 1
+
+
+def test_a_removed_name_in_escaped_json_never_reaches_the_vendor(stack: Stack) -> None:
+    # $name is dropped; $browser is kept, and holds JSON as an app's encoder wrote it
+    payload = json.dumps({"n": "José Müller", "plan": "pro"})
+    assert "Jos\\u00e9 M\\u00fcller" in payload
+    data = json.dumps(
+        [
+            {
+                "event": "Viewed",
+                "properties": {
+                    "token": "demo-project-token",
+                    "distinct_id": "d-2",
+                    "$insert_id": "i-2",
+                    "$name": "José Müller",
+                    "$browser": payload,
+                    "$os": "Linux",
+                },
+            }
+        ]
+    )
+    r = httpx.post(f"{stack.url}/track", data={"data": data})
+    assert r.status_code == 200
+    (line,) = wait_for(stack.received)
+    props = line["message"]["properties"]
+    assert props["$os"] == "Linux"
+    assert "$browser" not in props
+    sent = json.dumps(line, ensure_ascii=False).lower()
+    for spelling in ("müller", "muller", "u00fcller", "jos\\"):  # escaped once or twice
+        assert spelling not in sent, spelling

@@ -438,3 +438,35 @@ def test_a_removed_value_in_its_everyday_spellings_is_not_sent(
     assert "lovelace" not in sent
     assert "muller" not in sent
     assert d.fields["b"] == 1
+
+
+@pytest.mark.parametrize(
+    "carrier",
+    [
+        '{"n":"Jos\\u00e9 M\\u00fcller"}',  # what json.dumps writes by default
+        '{"n":"JOS\\u00C9 M\\u00DCLLER"}',  # upper-case hex digits
+        '{"n":"\\u004a\\u006f\\u0073\\u00e9 M\\u00fcller"}',  # every letter escaped
+        '{"p":"{\\\\"n\\\\":\\\\"Jos\\\\u00e9 M\\\\u00fcller\\\\"}"}',  # JSON inside JSON
+        "https://app.example.com/people/jos\\u00e9-m\\u00fcller",  # a slug
+        "Jos\\u00e9%20M\\u00fcller",  # escaped, then percent-encoded
+    ],
+)
+def test_a_removed_value_written_with_json_escapes_is_not_sent(carrier: str) -> None:
+    p = policy(default="keep", rules=[{"category": ["user.name"], "action": "drop"}])
+    d = apply(event({"$name": "José Müller", "payload": carrier, "b": 1}), p)
+    assert d.fields == {"b": 1}
+    assert "payload" in dict(d.dropped)
+
+
+def test_json_escapes_decode_surrogate_pairs_and_slashes() -> None:
+    assert Leaks(["\U0001f600 Smiley Person"]).found_in('"\\ud83d\\ude00 smiley person"')
+    token = base64.b64encode(b'{"ada?lovelace@example.com"}').decode()
+    assert "E/bG92" in token  # PHP's json_encode writes it "E\/bG92"
+    assert Leaks(["ada?lovelace@example.com"]).found_in(token.replace("/", "\\/"))
+
+
+def test_json_escapes_of_other_values_are_kept() -> None:
+    p = policy(default="keep", rules=[{"category": ["user.name"], "action": "drop"}])
+    carrier = '{"city":"M\\u00fcnchen","note":"caf\\u00e9\\n\\"ok\\""}'
+    d = apply(event({"$name": "José Müller", "payload": carrier}), p)
+    assert d.fields == {"payload": carrier}

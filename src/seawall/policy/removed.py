@@ -3,8 +3,9 @@
 A value the policy drops (or pseudonymises, in an identifying category) must not reach
 the vendor inside another field: an email in an invite URL, a name in a button text.
 ``Leaks`` answers, for the outputs of one event, whether any removed value may be in
-them, plainly or in a form the PII engine decodes; the engine then recomputes those
-fields with the values known, or drops them.
+them, plainly, in a form the PII engine decodes, or JSON-escaped (``Jos\\u00e9``: the
+engine does not decode that, so such a field is dropped); the engine then recomputes
+those fields with the values known, or drops them.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ class Leaks:
         return walk_strings(value, self._text)
 
     def _text(self, text: str) -> bool:
+        # A kept string may hold JSON, whose encoders write "José" as "Jos\u00e9" (and
+        # "/" as "\/"); one check per string without a backslash costs nothing.
+        return self._plain(text) or ("\\" in text and self._escaped(text))
+
+    def _plain(self, text: str) -> bool:
         # plain loops: this runs for every event with removed values, and a generator
         # per call cost as much as the searches
         low = text.casefold()
@@ -107,6 +113,19 @@ class Leaks:
                         return True
         for n in self.encoded:  # noqa: SIM110 - the loop, not a generator: see above
             if n in text:
+                return True
+        return False
+
+    def _escaped(self, text: str) -> bool:
+        """Whether a removed value is in ``text`` once its JSON string escapes are
+        decoded, plainly or in a form the PII engine decodes (JSON in JSON escapes its
+        backslashes: decoded as many rounds as percent escapes)."""
+        for _ in range(_DECODE_ROUNDS):
+            once = _JSON_ESCAPE.sub(_unescape, text)
+            if once == text:
+                return False
+            text = once
+            if self._plain(text) or self._plain(_decoded(text)):
                 return True
         return False
 
@@ -143,18 +162,7 @@ class Leaks:
         blob = "\x00".join(texts)
         if self._text(blob):
             return True
-        decoded = blob
-        for _ in range(_DECODE_ROUNDS):  # the engine decodes twice-encoded text too
-            if "%" not in decoded and "+" not in decoded:
-                break
-            once = unquote_plus(decoded)
-            if once == decoded:
-                break
-            decoded = once
-        # The engine decodes only entities closed by ';' (html.unescape would also try
-        # every '&name' of a query string against the legacy names, at ~20 us each).
-        if "&" in decoded and ";" in decoded:
-            decoded = html.unescape(decoded)
+        decoded = _decoded(blob)
         if decoded is not blob and self._text(decoded):
             return True
         if "?" not in blob:
@@ -166,6 +174,43 @@ class Leaks:
 
 
 _LEAKS: dict[tuple[str, ...], Leaks] = {}
+
+
+def _decoded(text: str) -> str:
+    """``text`` with the escapes the PII engine decodes (percent, '+', HTML entities)
+    decoded; ``text`` itself when it holds none."""
+    decoded = text
+    for _ in range(_DECODE_ROUNDS):  # the engine decodes twice-encoded text too
+        if "%" not in decoded and "+" not in decoded:
+            break
+        once = unquote_plus(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    # The engine decodes only entities closed by ';' (html.unescape would also try
+    # every '&name' of a query string against the legacy names, at ~20 us each).
+    if "&" in decoded and ";" in decoded:
+        decoded = html.unescape(decoded)
+    return decoded
+
+
+# JSON's string escapes: a UTF-16 surrogate pair, one \uXXXX, or a one-letter escape.
+_JSON_ESCAPE = re.compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|\\u([0-9a-fA-F]{4})|\\([\"\\/bfnrt])"
+)
+_SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    high, low, code, letter = match.groups()
+    if high is not None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
+    if code is not None:
+        return chr(int(code, 16))  # a lone surrogate stays one: it matches nothing
+    return _SIMPLE_ESCAPES.get(letter, letter)
+
+
 MIN_LOCAL_PART = 6  # an address's local part searched on its own from this length
 
 
