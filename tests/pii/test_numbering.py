@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from seawall.pii.numbering import international_valid
+from seawall.pii.numbering import international_valid, national_valid
 from seawall.pii.phone import _valid, libphonenumber_valid
 
 _DESCS = ("general_desc", "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
@@ -76,5 +76,71 @@ _CANDIDATE = st.tuples(
 @example("+39 06 6982 0000")  # an Italian leading zero: libphonenumber decides
 @example("+800 1234 5678")  # non-geographic: libphonenumber decides
 def test_phone_validity_is_libphonenumbers_with_or_without_the_fast_path(candidate: str) -> None:
+    if 7 <= len(re.sub("[^0-9]", "", candidate)) <= 15:
+        assert _valid.__wrapped__(candidate) == libphonenumber_valid(candidate)
+
+
+def _national_forms(code: int, national: str) -> set[str]:
+    """``national`` written as a NANP or UK number without ``+``: bare, grouped, with
+    the trunk prefix, with the country code, in parentheses."""
+    forms = {national, f"0{national}", f"1{national}", f"{code}{national}", f"00{national}"}
+    if len(national) >= 7:
+        head, mid, tail = national[:-7], national[-7:-4], national[-4:]
+        forms |= {
+            f"{head} {mid} {tail}".strip(),
+            f"({head}) {mid}-{tail}" if head else f"{mid}-{tail}",
+            f"1 ({head}) {mid}-{tail}",
+            f"1-{head}-{mid}-{tail}",
+            f"0{head} {mid} {tail}",
+            f"(0{head}) {mid}.{tail}",
+            f"{code} {head} {mid} {tail}",
+            f"0 {national}",
+        }
+    return forms
+
+
+def test_national_fast_path_agrees_with_libphonenumber() -> None:
+    """Every example number of every region (and their mutations) written the national
+    way, read as NANP or UK numbers: NANP and UK ones are mostly valid, the rest
+    mostly not, and the fast path must give libphonenumber's verdict on all."""
+    rng = random.Random(17)
+    decided = total = valid = 0
+    for code, example_number in _example_numbers():
+        mutations = _variants(example_number, rng) if code in (1, 44) else {example_number}
+        for national in mutations:
+            for form in _national_forms(code, national):
+                digits = re.sub("[^0-9]", "", form)
+                if not 7 <= len(digits) <= 15:
+                    continue
+                total += 1
+                region = "GB" if form.lstrip("(").startswith("0") else "US"
+                verdict = national_valid(digits, region)
+                if verdict is None:
+                    continue
+                decided += 1
+                valid += verdict
+                assert verdict == libphonenumber_valid(form), form
+    assert decided > 0.85 * total  # the fast path must actually decide, not defer
+    assert valid > 2000  # and not only refuse
+
+
+_NATIONAL = st.tuples(
+    st.sampled_from(["", "1", "0", "1 ", "0 ", "(", "1 (", "44", "44 ", "00", "011", "001"]),
+    st.lists(st.text("0123456789", min_size=1, max_size=5), min_size=1, max_size=5),
+    st.sampled_from([" ", "-", ".", "", ") ", " ("]),
+).map(lambda t: t[0] + t[2].join(t[1]))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_NATIONAL)
+@example("(202) 555-0143")  # NANP, national
+@example("1 202 555 0143")  # NANP with the country code (or trunk prefix) 1
+@example("020 7946 0958")  # UK, trunk prefix 0
+@example("4420 7946 0958")  # UK with the country code, no +
+@example("00 44 20 7946 0958")  # an international prefix: libphonenumber decides
+@example("1 1 202 555 0143")  # 1s stripped as country code, then as trunk prefix
+def test_national_validity_is_libphonenumbers_with_or_without_the_fast_path(
+    candidate: str,
+) -> None:
     if 7 <= len(re.sub("[^0-9]", "", candidate)) <= 15:
         assert _valid.__wrapped__(candidate) == libphonenumber_valid(candidate)

@@ -1,4 +1,4 @@
-"""Validity of international phone numbers straight from libphonenumber's metadata.
+"""Validity of phone numbers straight from libphonenumber's metadata.
 
 ``phonenumbers.parse`` followed by ``is_valid_number`` costs about 22 us, most of it
 generic work our candidates never need (finding the number in free text, extensions,
@@ -17,8 +17,14 @@ from the same metadata in a few microseconds:
   (fixed line, mobile, toll free, ...) accept it, possible lengths included: exactly
   ``_number_type_helper(...) != UNKNOWN``.
 
-``tests/pii/test_numbering.py`` compares the two on every example number of every
-region, on mutations of them, and on generated strings.
+A number written without ``+`` (national NANP and UK formats) gets the same
+treatment from ``national_valid``: the default region's international prefix, country
+code and national prefix are read as ``parse`` reads them (see there), then the
+region and patterns as above.
+
+``tests/pii/test_numbering.py`` compares both with libphonenumber on every example
+number of every region, on mutations of them (national forms too), and on generated
+strings.
 """
 
 from __future__ import annotations
@@ -124,8 +130,16 @@ def international_valid(digits: str) -> bool | None:
         return None
     if main.national_prefix is not None and main.national_prefix.match(nsn):
         return None
+    return _valid_for(codes, nsn)
+
+
+def _valid_for(codes: tuple[str, ...], nsn: str) -> bool:
+    """``is_valid_number`` for the national significant number ``nsn`` of the country
+    code whose regions are ``codes``: the region as ``region_code_for_number`` picks
+    it, then its patterns."""
     if len(codes) == 1:
-        return main.accepts(nsn)
+        region = _region_of(codes[0])
+        return region is not None and region.accepts(nsn)
     for code in codes:
         region = _region_of(code)
         if region is None:
@@ -136,3 +150,105 @@ def international_valid(digits: str) -> bool | None:
         elif region.accepts(nsn):
             return True
     return False
+
+
+# What ``_test_number_length`` answers, by name; only these three matter here.
+_TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH, _TOO_LONG, _POSSIBLE = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What ``parse`` reads of the default region when a number has no ``+``."""
+
+    country_code: str
+    regions: tuple[str, ...]
+    international_prefix: re.Pattern[str]
+    national_prefix: re.Pattern[str] | None
+    general: re.Pattern[str]
+    lengths: tuple[int, ...]
+    local_lengths: tuple[int, ...]
+
+    def length(self, size: int) -> int:
+        """``_test_number_length(number, metadata)`` for a number of ``size`` digits."""
+        if size in self.local_lengths:
+            return _LOCAL_ONLY
+        if size == self.lengths[0]:
+            return _POSSIBLE
+        if size < self.lengths[0]:
+            return _TOO_SHORT
+        if size > self.lengths[-1]:
+            return _TOO_LONG
+        return _POSSIBLE if size in self.lengths[1:] else _INVALID_LENGTH
+
+    def strip_national_prefix(self, number: str) -> str:
+        """``_maybe_strip_national_prefix_carrier_code`` without a transform rule
+        (``_plan`` refuses regions that have one)."""
+        if not number or self.national_prefix is None:
+            return number
+        match = self.national_prefix.match(number)
+        if match is None:
+            return number
+        rest = number[match.end() :]
+        if self.general.fullmatch(number) and not self.general.fullmatch(rest):
+            return number
+        return rest
+
+
+def _plan(region: str) -> _Plan | None:
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.country_code is None:
+        return None
+    if metadata.national_prefix_transform_rule:
+        return None
+    general = metadata.general_desc
+    if general is None or not general.national_number_pattern or not general.possible_length:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    return _Plan(
+        str(metadata.country_code),
+        tuple(COUNTRY_CODE_TO_REGION_CODE[metadata.country_code]),
+        re.compile(metadata.international_prefix or "NonMatch"),
+        re.compile(prefix) if prefix else None,
+        re.compile(general.national_number_pattern),
+        tuple(sorted(general.possible_length)),
+        tuple(general.possible_length_local_only),
+    )
+
+
+_plans: dict[str, _Plan | None] = {}
+
+
+def national_valid(digits: str, region: str) -> bool | None:
+    """Whether libphonenumber would call ``digits``, written without ``+`` and parsed
+    with the default region ``region``, a valid number; ``None`` when only its full
+    parse can tell.
+
+    ``parse`` reads such a number as ``_maybe_extract_country_code`` and the national
+    prefix step describe: a leading international prefix (``011``, ``00``) means an
+    international number (``None`` here); a leading country code (``1``, ``44``) is
+    dropped when the rest, national prefix stripped, fits the general pattern and the
+    whole does not, or when the whole is too long; the national prefix (``1``, ``0``)
+    is then stripped when what remains has a possible length.  The region among the
+    country code's is picked as for ``international_valid``.
+    """
+    if region not in _plans:
+        _plans[region] = _plan(region)
+    plan = _plans[region]
+    if plan is None or len(digits) < 3 or plan.international_prefix.match(digits):
+        return None  # not viable to parse (under 3 digits), or international
+    nsn = digits
+    if digits.startswith(plan.country_code):
+        rest = plan.strip_national_prefix(digits[len(plan.country_code) :])
+        fits_once_stripped = not plan.general.fullmatch(digits) and plan.general.fullmatch(rest)
+        if fits_once_stripped or plan.length(len(digits)) == _TOO_LONG:
+            nsn = rest
+    if len(nsn) < 2:
+        return False
+    stripped = plan.strip_national_prefix(nsn)
+    if plan.length(len(stripped)) not in (_TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH):
+        nsn = stripped
+    if len(nsn) > 17:
+        return False
+    # Leading zeros that survive (``_set_italian_leading_zeros_for_phone_number``) come
+    # back unchanged in ``national_significant_number``: ``nsn`` is that string.
+    return _valid_for(plan.regions, nsn)

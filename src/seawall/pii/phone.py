@@ -9,9 +9,9 @@ accepted for every country; national formats for NANP (``(202) 555-0143``) and t
 Parsing costs tens of microseconds, more than everything else the engine does with a
 candidate, so exact shortcuts come first: the cheap context checks, then the length
 rules of the two national plans (``_may_be_valid``), which refuse what libphonenumber
-would refuse anyway (a test holds them to that); and a plain international number is
-judged from the metadata directly (``seawall.pii.numbering``, tested against
-libphonenumber's own verdicts), the full parse only when that cannot tell.
+would refuse anyway (a test holds them to that); and a plain number, international
+or national, is judged from the metadata directly (``seawall.pii.numbering``, tested
+against libphonenumber's own verdicts), the full parse only when that cannot tell.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from seawall.pii.numbering import international_valid
+from seawall.pii.numbering import international_valid, national_valid
 from seawall.pii.validators import Span, char_at
 
 _DATE = re.compile(r"\d{4}[-/. ]\d{1,2}[-/. ]\d{1,2}(?!\d)|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?!\d)")
@@ -30,6 +30,7 @@ _NOT_DIGIT = re.compile(r"[^0-9]+")
 #: What the candidate pattern yields after a ``+``: nothing ``parse`` would read as
 #: an extension, a second number or an RFC 3966 parameter.
 _PLAIN_INTERNATIONAL = re.compile(r"\+[0-9 ().-]*")
+_PLAIN_NATIONAL = re.compile(r"[0-9 ().-]*")
 #: Characters that may not touch a number on its left / right (besides word characters).
 _BAD_BEFORE = frozenset("._-/#$€£¥₹")
 _BAD_AFTER = frozenset("%/_$€£¥₹")
@@ -102,24 +103,27 @@ def _may_be_valid(digits: str) -> bool:
 def _valid(candidate: str) -> bool:
     """Parsing costs tens of microseconds; the same strings recur across events.
 
-    A plain international number is judged from the metadata directly
-    (``seawall.pii.numbering``: the same answer in a fraction of the time).
+    A plain number (digits and the pattern's separators, with or without ``+``) is
+    judged from the metadata directly (``seawall.pii.numbering``: the same answer in
+    a fraction of the time).
     """
-    if candidate[0] == "+" and _PLAIN_INTERNATIONAL.fullmatch(candidate):
-        fast = international_valid(digits_of(candidate))
-        if fast is not None:
-            return fast
-    return libphonenumber_valid(candidate)
+    fast = None
+    if candidate[0] == "+":
+        if _PLAIN_INTERNATIONAL.fullmatch(candidate):
+            fast = international_valid(digits_of(candidate))
+    elif _PLAIN_NATIONAL.fullmatch(candidate):
+        fast = national_valid(digits_of(candidate), _national_region(candidate))
+    return libphonenumber_valid(candidate) if fast is None else fast
+
+
+def _national_region(candidate: str) -> str:
+    """The region a number without ``+`` is read in: the UK after a trunk 0, else NANP."""
+    return "GB" if candidate.lstrip("(").startswith("0") else "US"
 
 
 def libphonenumber_valid(candidate: str) -> bool:
     """libphonenumber's verdict: international format anywhere, else NANP or the UK."""
-    if candidate.startswith("+"):
-        region = None
-    elif candidate.lstrip("(").startswith("0"):
-        region = "GB"
-    else:
-        region = "US"
+    region = None if candidate.startswith("+") else _national_region(candidate)
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
