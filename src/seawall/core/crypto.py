@@ -26,7 +26,7 @@ def normalise(value: JSONValue) -> bytes:
         )
     if isinstance(value, bool) or value is None:
         return orjson.dumps(value)
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return str(value).encode()
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 

@@ -88,7 +88,7 @@ class LedgerBatch:
 
 
 def _value_key(value: JSONValue) -> object:
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 

@@ -287,20 +287,19 @@ def _apply(event: Event, policy: CompiledPolicy) -> Disclosure:
     values = event.fields
     plan = policy.plan(sdk, tuple(values))
     kept = plan.kept
-    ip_path = "ip" if sdk == "mixpanel" else "context.ip"
+    ip_path = plan.ip_path
     context_ip = event.context.ip if ip_path not in values else None
-    if context_ip:
-        ip_decision = policy.decide(sdk, ip_path)
-        if ip_decision.action is not None:
-            kept = (*kept, (ip_path, ip_decision))
-    known = known_texts(plan.remember, values) if plan.remember else ()
-    ctx = ApplyContext(list(known), values) if known else _NO_KNOWN
-    leaks = Leaks.cached(known) if known else None
     # The plan's own tuple when this event drops nothing more (the common case): the
     # pipeline then counts drops per plan, not per field.
     dropped: Sequence[tuple[str, str]] = plan.dropped
-    if context_ip and len(kept) == len(plan.kept):
-        dropped = [*plan.dropped, (ip_path, IP_CATEGORY)]
+    if context_ip:  # the client's address, decided by the policy's ip rule
+        if plan.kept_ip:
+            kept = plan.kept_ip
+        else:
+            dropped = plan.dropped_ip
+    known = known_texts(plan.remember, values) if plan.remember else ()
+    ctx = ApplyContext(list(known), values) if known else _NO_KNOWN
+    leaks = Leaks.cached(known) if known else None
     # Every output as if no value had been removed elsewhere (cached per value); then one
     # check over all of them for the removed values. Only when it finds something are
     # the suspicious fields recomputed with them, or dropped (_apply_checked).
@@ -357,11 +356,19 @@ def dedupe_key(key: bytes, insert_id: str) -> str:
     its anonymous id from one random buffer, one byte apart). Keyed BLAKE2b, a MAC in
     one call (~0.7 us against HMAC-SHA256's ~1.7 us; one per vendor per event), with
     its own personalisation so it never equals a pseudonym made with the same key."""
-    data = insert_id.encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(data, key=key[:64], digest_size=16, person=_DEDUPE).hexdigest()
+    keyed = _DEDUPERS.get(key)
+    if keyed is None:  # the key's block is hashed once; each call copies that state
+        keyed = hashlib.blake2b(key=key[:64], digest_size=16, person=_DEDUPE)
+        if len(_DEDUPERS) >= MAX_CACHED_PATHS:
+            _DEDUPERS.clear()
+        _DEDUPERS[key] = keyed
+    mac = keyed.copy()
+    mac.update(insert_id.encode("utf-8", "surrogatepass"))
+    return mac.hexdigest()
 
 
 _DEDUPE = b"seawall-dedupe"
+_DEDUPERS: dict[bytes, hashlib.blake2b] = {}  # one keyed state per vendor key
 
 
 def _apply_checked(
@@ -426,6 +433,12 @@ class _Plan:
     # The kept fields' names that are not in the catalogue, joined: checked for removed
     # values with the outputs, since the vendor receives the names as well.
     names: str = ""
+    # For an event whose client address comes from the request (``Event.context``):
+    # where it goes, and the plan with it kept (empty when the ip rule drops it) or
+    # dropped.
+    ip_path: str = "ip"
+    kept_ip: tuple[tuple[str, Decision], ...] = ()
+    dropped_ip: tuple[tuple[str, str], ...] = ()
 
 
 def _make_plan(policy: CompiledPolicy, sdk: SdkKind, paths: tuple[str, ...]) -> _Plan:
@@ -441,7 +454,15 @@ def _make_plan(policy: CompiledPolicy, sdk: SdkKind, paths: tuple[str, ...]) -> 
         else:
             kept.append((path, decision))
     names = "\x00".join(path for path, d in kept if d.category == FALLBACK_CATEGORY)
-    return _Plan(tuple(kept), tuple(remember), tuple(dropped), names)
+    ip_path = "ip" if sdk == "mixpanel" else "context.ip"
+    ip_decision = policy.decide(sdk, ip_path)
+    kept_ip: tuple[tuple[str, Decision], ...] = ()
+    dropped_ip: tuple[tuple[str, str], ...] = ()
+    if ip_decision.action is not None:
+        kept_ip = (*kept, (ip_path, ip_decision))
+    else:
+        dropped_ip = (*dropped, (ip_path, IP_CATEGORY))
+    return _Plan(tuple(kept), tuple(remember), tuple(dropped), names, ip_path, kept_ip, dropped_ip)
 
 
 _DROPPED: JSONValue = object()
@@ -473,7 +494,7 @@ def _compute(value: JSONValue, decision: Decision, ctx: ApplyContext, free_text:
         return _DROPPED
     try:
         out = action.operate(value, ctx)
-        if decision.free_text and isinstance(out, str | list | dict):  # numbers carry no text
+        if decision.free_text and isinstance(out, (str, list, dict)):  # numbers carry no text
             redacted = redact_value(out, ctx.known)
             if free_text == "drop_field" and redacted != out:
                 return _DROPPED
