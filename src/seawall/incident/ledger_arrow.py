@@ -21,6 +21,7 @@ None/False and the caller reads the rows through SQLAlchemy (slower, same tables
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -112,39 +113,110 @@ def _create(con: Any, table: str, names: Sequence[str], types: Sequence[str]) ->
     _x(con, f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
 
 
-def load_sqlite_in_child(con: Any, conn: Connection, tables: Sequence[TableRead]) -> bool:
-    """Create each DuckDB table from its SQL run on the SQLite database behind ``conn``
-    by ``ledger_child`` in a child process; False (and nothing to rely on) when that
-    cannot be done."""
-    import duckdb
+class ChildRead:
+    """A SQLite ledger read running in a child process (``ledger_child``). It is started
+    early, before the directory is read and fingerprinted, so that its seconds of work
+    run on the other core meanwhile; ``load`` waits for it and creates the tables.
 
-    name = conn.engine.url.database
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return False
-    if importlib.util.find_spec("adbc_driver_sqlite") is None:
-        return False
-    child = Path(__file__).with_name("ledger_child.py")
-    queries = json.dumps([[table, sql] for table, _, _, sql in tables])
-    with tempfile.TemporaryDirectory(prefix="seawall-ledger-") as tmp:
-        proc = subprocess.run(  # noqa: S603  (our own script, run by this interpreter)
-            [sys.executable, "-I", str(child), str(Path(name).resolve()), tmp],
-            input=queries,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode:
-            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-            log.warning("reading the ledger through SQLAlchemy: the child read failed (%s)", last)
-            return False
+    ``key`` says what was asked for (vendor and window): a caller that asks for
+    something else reads afresh instead. As a context manager it ends the child and
+    removes its files when it was never loaded (a scope that failed on the way)."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        tmp: tempfile.TemporaryDirectory[str],
+        tables: Sequence[TableRead],
+        key: object,
+    ) -> None:
+        self._proc, self._tmp, self._tables, self.key = proc, tmp, tables, key
+
+    def __enter__(self) -> ChildRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def folder(self) -> Path:
+        """Where the child writes its files (removed by ``close``)."""
+        return Path(self._tmp.name)
+
+    def wait(self) -> int:
+        """Wait for the child to finish reading; its exit status."""
+        return self._proc.wait()
+
+    def close(self) -> None:
+        """End the child if it still runs and remove its files (idempotent)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._tmp.cleanup()
+
+    def load(self, con: Any) -> bool:
+        """Wait for the child and create each table from its Parquet file; False (and
+        nothing to rely on) when the child or its files failed."""
+        import duckdb
+
         try:
-            for table, names, types, _ in tables:
+            if self.wait():
+                err = (self.folder / "stderr").read_text(errors="replace").strip()
+                last = (err.splitlines() or ["no message"])[-1]
+                log.warning(
+                    "reading the ledger through SQLAlchemy: the child read failed (%s)", last
+                )
+                return False
+            for table, names, types, _ in self._tables:
                 _create(con, table, names, types)
-                path = _lit(str(Path(tmp) / f"{table}.parquet"))
+                path = _lit(str(self.folder / f"{table}.parquet"))
                 # An empty result has no column types to cast from: nothing to insert.
                 if con.execute(f"SELECT count(*) FROM read_parquet({path})").fetchall()[0][0]:
                     _x(con, f"INSERT INTO {table} SELECT * FROM read_parquet({path})")
         except duckdb.Error as exc:
             log.warning("reading the ledger through SQLAlchemy: the child's files (%s)", exc)
             return False
-    return True
+        finally:
+            self.close()
+        return True
+
+
+def start_sqlite_child(
+    database: str | None, tables: Sequence[TableRead], key: object = None
+) -> ChildRead | None:
+    """Start ``ledger_child`` on the SQLite file ``database`` (the SQLAlchemy URL's
+    database part) for ``tables``; None when it cannot be used (an in-memory or URI
+    database, no ``adbc-driver-sqlite``, or the process cannot start)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    if importlib.util.find_spec("adbc_driver_sqlite") is None:
+        return None
+    child = Path(__file__).with_name("ledger_child.py")
+    queries = json.dumps([[table, sql] for table, _, _, sql in tables]).encode()
+    tmp = tempfile.TemporaryDirectory(prefix="seawall-ledger-")
+    try:
+        # The child's messages go to a file: a pipe nobody reads until the end could
+        # fill and stall it.
+        with Path(tmp.name, "stderr").open("wb") as err:
+            proc = subprocess.Popen(  # noqa: S603  (our own script, run by this interpreter)
+                [sys.executable, "-I", str(child), str(Path(database).resolve()), tmp.name],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+    except OSError as exc:
+        tmp.cleanup()
+        log.warning("reading the ledger through SQLAlchemy: the child did not start (%s)", exc)
+        return None
+    # A child that ended early closes the pipe: ``load`` then reports its exit status.
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError), proc.stdin:
+            proc.stdin.write(queries)
+    return ChildRead(proc, tmp, tables, key)
+
+
+def load_sqlite_in_child(con: Any, conn: Connection, tables: Sequence[TableRead]) -> bool:
+    """Create each DuckDB table from its SQL run on the SQLite database behind ``conn``
+    by ``ledger_child`` in a child process; False (and nothing to rely on) when that
+    cannot be done."""
+    read = start_sqlite_child(conn.engine.url.database, tables)
+    return read is not None and read.load(con)

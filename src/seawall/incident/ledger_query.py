@@ -26,7 +26,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from seawall.incident.frame import load_chunks, load_columns
-from seawall.incident.ledger_arrow import ArrowLedger, TableRead, load_sqlite_in_child
+from seawall.incident.ledger_arrow import (
+    ArrowLedger,
+    ChildRead,
+    TableRead,
+    load_sqlite_in_child,
+    start_sqlite_child,
+)
 from seawall.storage.database import Database
 from seawall.storage.tables import FIELD_SEP
 
@@ -58,6 +64,29 @@ def _stream(conn: Connection, sql: str, params: Sequence[Any]) -> Iterator[Seque
         cur.close()
 
 
+def start_ledger(
+    db: Database, vendor: str, start: float | None, end: float | None
+) -> ChildRead | None:
+    """Start reading a SQLite ledger's rows for ``stage_ledger`` in a child process now,
+    so that the read overlaps whatever the caller does next (the directory); None where
+    there is nothing to start early (PostgreSQL is read in this process, and a ledger
+    the child cannot read is read by ``stage_ledger`` itself)."""
+    if db.dialect != "sqlite":
+        return None
+    sql = _people_sql(vendor, start, end)
+    if sql is None:
+        return None
+    return start_sqlite_child(db.engine.url.database, _tables(sql), (vendor, start, end))
+
+
+def _tables(people_sql: str) -> list[TableRead]:
+    return [
+        ("led", _LED, _LED_TYPES, people_sql),
+        ("links", _LINKS, _LINK_TYPES, _LINKS_SQL),
+        ("sorg", _SORG, _SORG_TYPES, _SORG_SQL),
+    ]
+
+
 def stage_ledger(
     con: Any,
     db: Database,
@@ -66,20 +95,30 @@ def stage_ledger(
     end: float | None,
     *,
     arrow: bool = True,
+    early: ChildRead | None = None,
 ) -> tuple[dict[str, str], str]:
     """Stage every subject whose data ``vendor`` received inside [start, end]; return
     the category of each field they show, and how the rows came: "arrow" (an ADBC
-    driver, see ``ledger_arrow``; ``arrow=False`` skips it) or "sqlalchemy"."""
+    driver, see ``ledger_arrow``; ``arrow=False`` skips it) or "sqlalchemy".
+    ``early``: a read ``start_ledger`` began for the same vendor and window (used, and
+    closed, here; any other is closed unused)."""
     p = "%s" if db.dialect == "postgresql" else "?"
     lo = float("-inf") if start is None else start
     hi = float("inf") if end is None else end
     inside = f"first_seen >= {p} AND fields_at <= {p}"
+    if early is not None and not (arrow and early.key == (vendor, start, end)):
+        early.close()
+        early = None
     with db.engine.connect() as conn:
         reader = "sqlalchemy"
-        if not (arrow and _read_arrow(con, conn, vendor, start, end)):
-            _read_rows(con, conn, vendor, lo, hi)
+        if early is not None:
+            done = early.load(con)
         else:
+            done = arrow and _read_arrow(con, conn, vendor, start, end)
+        if done:
             reader = "arrow"
+        else:
+            _read_rows(con, conn, vendor, lo, hi)
         edge = [
             bytes(r[0])
             for r in conn.exec_driver_sql(
@@ -118,11 +157,7 @@ def _read_arrow(
     sql = _people_sql(vendor, start, end)
     if sql is None:
         return False
-    tables: list[TableRead] = [
-        ("led", _LED, _LED_TYPES, sql),
-        ("links", _LINKS, _LINK_TYPES, _LINKS_SQL),
-        ("sorg", _SORG, _SORG_TYPES, _SORG_SQL),
-    ]
+    tables = _tables(sql)
     if conn.dialect.name == "sqlite":
         return load_sqlite_in_child(con, conn, tables)
     reader = ArrowLedger.open(conn)
@@ -182,6 +217,9 @@ def _stage_edges(
         row[2] = FIELD_SEP.join(sorted(row[2]))
     if per:
         load_columns(con, "led_edge", _LED, _LED_TYPES, per.values())
+        # The summary rows may have been read a moment earlier (``start_ledger``): a
+        # subject that has since moved onto an edge is counted once, field by field.
+        con.execute("DELETE FROM led WHERE subject IN (SELECT subject FROM led_edge)").fetchall()
         con.execute("INSERT INTO led SELECT * FROM led_edge").fetchall()
 
 

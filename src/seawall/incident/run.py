@@ -17,7 +17,8 @@ from seawall.core.keys import KeyRing
 from seawall.incident.directory import stage_directory, stage_people
 from seawall.incident.frame import SEP, build_scope, connect, load_columns, stage_fingerprints
 from seawall.incident.leaked import _x
-from seawall.incident.ledger_query import stage_ledger
+from seawall.incident.ledger_arrow import ChildRead
+from seawall.incident.ledger_query import stage_ledger, start_ledger
 from seawall.incident.match import FingerprintLookup, MatchResult, classify
 from seawall.incident.model import Exposure, Incident
 from seawall.incident.scope import FileHit, default_window
@@ -38,6 +39,10 @@ class ScopeRun:
     @property
     def exposures(self) -> list[Exposure]:
         return IncidentStore(self._db).scope(self._incident, self.version)
+
+
+def _window(config: Config, incident: Incident) -> tuple[float | None, float | None]:
+    return default_window(incident, config.vendors[incident.vendor].contract.retention_days)
 
 
 def _check_vendor(config: Config, incident: Incident) -> None:
@@ -101,19 +106,27 @@ def run_scope(
     timeline: tuple[str, str] = ("scoped", "scope from the ledger"),
     con: Any = None,
     arrow_ledger: bool = True,
+    ledger_read: ChildRead | None = None,
 ) -> ScopeRun:
     """Scope from the ledger, merge the file's hits (new ones, else the last version's),
     and save the result as the next version. ``con``: a DuckDB connection on which a
     caller (``run_match``) already staged the directory (``people``), its fingerprints
-    (``stage_fingerprints``, with the same canaries) and ``hits``. ``arrow_ledger=False``
-    reads the ledger through SQLAlchemy even where an ADBC driver is installed."""
+    (``stage_fingerprints``, with the same canaries) and ``hits``; ``ledger_read``: the
+    ledger read that caller started (``start_ledger``). ``arrow_ledger=False`` reads the
+    ledger through SQLAlchemy even where an ADBC driver is installed."""
     store = IncidentStore(db)
     incident = store.get(incident_id)
     _check_vendor(config, incident)
-    start, end = default_window(incident, config.vendors[incident.vendor].contract.retention_days)
+    start, end = _window(config, incident)
     ledger_key = KeyRing(config.path(config.keys_dir)).ledger_key()
     canaries = set(canary_user_ids)
     with contextlib.ExitStack() as stack:
+        # The ledger is read in a child process (SQLite) while the directory is read and
+        # fingerprinted here: two cores for the two longest reads.
+        if ledger_read is None and arrow_ledger:
+            ledger_read = start_ledger(db, incident.vendor, start, end)
+        if ledger_read is not None:
+            stack.enter_context(ledger_read)
         if con is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="seawall-scope-"))
             con = connect(Path(tmp))
@@ -125,7 +138,9 @@ def run_scope(
                 _stage_hits(con, hits)
             stage_fingerprints(con, ledger_key, canaries)
         people = int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
-        categories, reader = stage_ledger(con, db, incident.vendor, start, end, arrow=arrow_ledger)
+        categories, reader = stage_ledger(
+            con, db, incident.vendor, start, end, arrow=arrow_ledger, early=ledger_read
+        )
         counts = build_scope(con, categories)
         summary: dict[str, object] = {"incident": incident.id, "vendor": incident.vendor}
         summary.update(counts)
@@ -248,7 +263,12 @@ def run_match(
     _check_vendor(config, incident)
     keys = KeyRing(config.path(config.keys_dir))
     canaries = set(canary_user_ids)
-    with tempfile.TemporaryDirectory(prefix="seawall-match-") as tmp:
+    with contextlib.ExitStack() as stack:
+        # The re-scope's ledger rows are read in a child process while the file is.
+        ledger_read = start_ledger(db, incident.vendor, *_window(config, incident))
+        if ledger_read is not None:
+            stack.enter_context(ledger_read)
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="seawall-match-"))
         con = connect(Path(tmp), MATCH_MEMORY)
         try:
             _stage_people(con, config)
@@ -286,6 +306,7 @@ def run_match(
                 },
                 timeline=("scoped", f"scope with leaked file {path.name}"),
                 con=con,
+                ledger_read=ledger_read,
             )
         finally:
             con.close()
