@@ -47,8 +47,25 @@ def test_scan_lines_equals_scanning_each_line(name: str) -> None:
     assert scanner.scan_lines(lines) == [scanner.scan(t) for t in lines]
 
 
+#: Internationalised addresses and other non-ASCII text (the masked byte ``\x80``).
+NON_ASCII = [text for text in TEXTS if not text.isascii()]
+
+
+@pytest.mark.parametrize("name", [n for n in SCANNERS if n != "re"])
+def test_backends_agree_on_non_ascii_text(name: str) -> None:
+    assert len(NON_ASCII) > 100
+    scanner = SCANNERS[name]
+    for text in NON_ASCII:
+        assert scanner.scan(text) == REFERENCE.scan(text), text
+    assert scanner.scan_lines(NON_ASCII) == [REFERENCE.scan(t) for t in NON_ASCII]
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(TEXTS[:200]) | st.text(max_size=30), max_size=6).map(" ".join))
+@given(
+    st.lists(st.sampled_from(TEXTS[:200] + NON_ASCII[:100]) | st.text(max_size=30), max_size=6).map(
+        " ".join
+    )
+)
 def test_backends_agree_on_mixtures(text: str) -> None:
     expected = REFERENCE.scan(text)
     for scanner in SCANNERS.values():

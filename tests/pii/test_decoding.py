@@ -5,13 +5,21 @@ from __future__ import annotations
 import base64
 import html
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seawall.pii import redact, scan
-from seawall.pii.decoding import _ENTITY_PATTERN, View, _decode_bytes, decode_once
+from seawall.pii.decoding import (
+    _ENTITY_PATTERN,
+    WORD_BYTE,
+    View,
+    _decode_bytes,
+    decode_once,
+    mask,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,7 +30,7 @@ from seawall.pii.decoding import _ENTITY_PATTERN, View, _decode_bytes, decode_on
         ("?q=call+%2B1+202+555+0143&p=1", "PHONE_NUMBER", "%2B1+202+555+0143"),
         ("Signed in as jane&#64;example.com", "EMAIL_ADDRESS", "jane&#64;example.com"),
         ("jane&#x40;example.com", "EMAIL_ADDRESS", "jane&#x40;example.com"),
-        ("z%C3%B6e%40example.com", "EMAIL_ADDRESS", "e%40example.com"),
+        ("z%C3%B6e%40example.com", "EMAIL_ADDRESS", "z%C3%B6e%40example.com"),  # zöe@, whole
         (
             "?state=" + base64.urlsafe_b64encode(b'{"email":"jane@example.com"}').decode() + "&n=1",
             "EMAIL_ADDRESS",
@@ -84,3 +92,21 @@ _ENCODED = st.lists(st.sampled_from(_PIECES) | st.text(max_size=4), max_size=12)
 @given(_ENCODED, st.booleans())
 def test_decoding_builds_the_views_of_the_reference_decoder(text: str, plus: bool) -> None:
     assert decode_once(text, plus_is_space=plus) == _reference_decode_once(text, plus_is_space=plus)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=60))
+def test_mask_is_one_byte_per_character(text: str) -> None:
+    """ASCII as itself; a non-ASCII letter, digit or mark as ``WORD_BYTE`` (what an
+    internationalised email address is written with); anything else as NUL."""
+    expected = bytes(
+        ord(ch) if ch.isascii()
+        else WORD_BYTE if ch.isalnum() or unicodedata.category(ch).startswith("M")
+        else 0
+        for ch in text
+    )  # fmt: skip
+    assert mask(text) == expected
+
+
+def test_mask_of_unencodable_text() -> None:
+    assert mask("jos\u00e9\ud800e\u0301\u2605") == b"jos\x80\x00e\x80\x00"

@@ -33,6 +33,33 @@ def test_email(text: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("josé@exämple.de", ["josé@exämple.de"]),
+        ("mail müller@example.com now", ["müller@example.com"]),
+        ("Zoë Doe <zoë.doe@example.org>", ["zoë.doe@example.org"]),
+        ("x@bücher.example, y@example.com", ["x@bücher.example", "y@example.com"]),
+        ("пользователь@пример.рф", ["пользователь@пример.рф"]),
+        ("联系 用户@例子.广告 谢谢", ["用户@例子.广告"]),
+        ("दीपक@उदाहरण.भारत", ["दीपक@उदाहरण.भारत"]),  # vowel signs are marks
+        ("jose\u0301@example.com", ["jose\u0301@example.com"]),  # a decomposed é
+        ("a@example.xn--p1ai", ["a@example.xn--p1ai"]),  # a punycode TLD
+        ("u@xn--bcher-kva.example", ["u@xn--bcher-kva.example"]),
+        ("invite?email=jos%C3%A9%40ex%C3%A4mple.de&x=1", ["jos%C3%A9%40ex%C3%A4mple.de"]),
+        ("café@2x.png", []),  # still a file name
+        ("Größe: 42, Müller & Söhne", []),
+        ("a@b.comü", []),  # no TLD mixes scripts
+        ("★jane@example.com", ["jane@example.com"]),  # a symbol is no part of it
+        ("x@x\u05d0a.com", []),  # IDNA refuses a label mixing directions
+        ("x@" + "ü" * 60 + ".com", []),  # and one too long once punycoded
+        ("ü" * 60 + "@example.com", []),  # 120 octets: too long a local part
+    ],
+)
+def test_internationalised_email(text: str, expected: list[str]) -> None:
+    assert spans(text, "EMAIL_ADDRESS") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("call +1 202-555-0143 now", ["+1 202-555-0143"]),
         ("(202) 555-0199", ["(202) 555-0199"]),
         ("202.555.0143", ["202.555.0143"]),

@@ -74,9 +74,7 @@ class Re2Backend(_Sequential):
     name = "re2"
 
     def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
-        import re2
-
-        super().__init__([re2.compile(d.pattern) for d in detectors], detectors)
+        super().__init__([re2_compile(d.pattern) for d in detectors], detectors)
 
 
 class HyperscanBackend:
@@ -110,9 +108,7 @@ class HyperscanBackend:
         self.short = [re.compile(d.re_pattern) for d in detectors]
         self._long: Sequence[Any]
         try:
-            import re2
-
-            self._long = [re2.compile(p) for p in patterns]
+            self._long = [re2_compile(p) for p in patterns]
         except ImportError:  # pragma: no cover - RE2 ships wherever Hyperscan does
             self._long = self.short
 
@@ -152,6 +148,16 @@ class HyperscanBackend:
         db = self._per_line
         db.scan(data, match_event_handler=on_match, scratch=self._scratch("lines", db))
         return pairs
+
+
+def re2_compile(pattern: bytes) -> Any:
+    """``pattern`` compiled by RE2 for masked text: one byte a character, read as
+    Latin-1 (RE2 would read ``\x80`` as a UTF-8 character, two bytes)."""
+    import re2
+
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    return re2.compile(pattern, options)
 
 
 def _cache_dir() -> Path:

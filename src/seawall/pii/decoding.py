@@ -13,6 +13,7 @@ import binascii
 import codecs
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 
 _ENTITY_PATTERN = r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
@@ -30,19 +31,35 @@ _MASK_ERRORS = "seawall-pii-mask"
 _BASE64URL_TO_STANDARD = str.maketrans("-_", "+/")
 
 
-def _mask_error(err: UnicodeError) -> tuple[str, int]:
+#: The mask's byte for a non-ASCII letter, digit or combining mark: what an
+#: internationalised email address (RFC 6531 local part, IDNA domain) is written
+#: with.  Not ASCII, so no character of the text is ever masked to it, and only the
+#: patterns that name it (the email pattern) can match it.
+WORD_BYTE = 0x80
+
+
+def _word_like(ch: str) -> bool:
+    return ch.isalnum() or unicodedata.category(ch)[0] == "M"
+
+
+def _mask_error(err: UnicodeError) -> tuple[bytes, int]:
     assert isinstance(err, UnicodeEncodeError)
-    return "\x00" * (err.end - err.start), err.end
+    run = err.object[err.start : err.end]
+    if run.isalnum():  # a word of a non-Latin script, or a single accented letter
+        return bytes((WORD_BYTE,)) * len(run), err.end
+    return bytes(WORD_BYTE if _word_like(ch) else 0 for ch in run), err.end
 
 
 codecs.register_error(_MASK_ERRORS, _mask_error)
 
 
 def mask(text: str) -> bytes:
-    """One ASCII byte per character: non-ASCII characters (and surrogates) become NUL.
+    """One byte per character: ASCII as itself, a non-ASCII letter, digit or mark as
+    ``WORD_BYTE``, any other non-ASCII character (and surrogates) as NUL.
 
-    Every detector pattern is ASCII, so a non-ASCII character can only ever match a
-    negated class, as NUL does; offsets in the bytes are offsets in ``text``.
+    Every detector pattern is ASCII apart from ``WORD_BYTE`` in the email pattern, so
+    elsewhere a non-ASCII character can only ever match a negated class, as NUL does;
+    offsets in the bytes are offsets in ``text``.
     """
     return text.encode("ascii", _MASK_ERRORS)
 

@@ -1,7 +1,8 @@
 """The detector registry: one small (pattern, validator) pair per kind of candidate.
 
 Patterns are written in the common subset of Hyperscan, RE2 and Python ``re``: ASCII
-bytes, no look-around, no back-references, no large bounded repeats.  Context checks
+bytes (and ``\x80``, the mask's byte for a non-ASCII letter, which RE2 reads as
+Latin-1), no look-around, no back-references, no large bounded repeats.  Context checks
 that would need look-around (is this IP inside a version string?) live in the
 validators instead, so that every backend proposes exactly the same candidates.
 No pattern can match a newline, which lets ``scan_lines`` scan many lines at once.
@@ -53,7 +54,13 @@ class Detector:
 
 _DIGITS = tuple("0123456789")
 _TOKEN = rb"[A-Za-z0-9_-]"
-_EMAIL = rb"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
+#: ``\x80`` is the mask's byte for a non-ASCII letter, digit or mark
+#: (``decoding.WORD_BYTE``): internationalised addresses match whole, Unicode local
+#: part (RFC 6531) and IDNA domain alike; a punycode TLD (``xn--p1ai``) as well.
+_EMAIL = (
+    rb"[A-Za-z0-9._+\x80-]+@[A-Za-z0-9\x80-]+(?:\.[A-Za-z0-9\x80-]+)*"
+    rb"\.(?:[Xx][Nn]--[A-Za-z0-9-]{1,59}|[A-Za-z\x80]{2,24})"
+)
 _PHONE = rb"\+?\(?[0-9][0-9 ().-]{5,}[0-9]"
 _SECRET_NAME = (
     rb"(?i:api[_-]?key|api[_-]?secret|secret[_-]?key|client[_-]?secret|access[_-]?key"

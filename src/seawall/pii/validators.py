@@ -64,15 +64,30 @@ def shannon_entropy(value: str) -> float:
 
 
 def email(text: str, start: int, end: int) -> Span | None:
-    """Trim punctuation the pattern admits at the edges; refuse file names like ``logo@2x.png``."""
+    """Trim punctuation the pattern admits at the edges; refuse file names like ``logo@2x.png``.
+
+    An internationalised address (RFC 6531) is held to the same rules, its local part
+    counted in UTF-8 octets and its domain in the ASCII form IDNA gives it (a domain
+    IDNA refuses is no domain).
+    """
     at = text.index("@", start, end)
     while start < at and text[start] in "._+-":
         start += 1
     local, domain = text[start:at], text[at + 1 : end]
     if not local or len(local) > 64 or ".." in local or local.endswith("."):
         return None
+    if not local.isascii() and len(local.encode("utf-8", "surrogatepass")) > 64:
+        return None
     if char_at(text, end) == "@" or char_at(text, start - 1) == "@":
         return None
+    if not domain.isascii():
+        tld = domain[domain.rfind(".") + 1 :]
+        if not tld.isascii() and any(ch.isascii() for ch in tld):
+            return None  # no TLD mixes scripts: a word runs on after the address
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     if not domain_labels_ok(domain):
         return None
     tld = domain[domain.rfind(".") + 1 :].lower()

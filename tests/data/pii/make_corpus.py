@@ -70,6 +70,12 @@ class Gen:
         )
         return f"{local}@{self.r.choice(DOMAINS)}"
 
+    def idn_email(self) -> str:
+        while True:
+            local, domain = self.r.choice(IDN_LOCAL), self.r.choice(IDN_DOMAINS)
+            if not (local + domain).isascii():
+                return f"{local}@{domain}"
+
     def phone(self) -> str:
         region = self.r.choice(PHONE_REGIONS)
         kind = self.r.choice(
@@ -346,11 +352,57 @@ def line(
     return {"text": text, "spans": spans}
 
 
+def idn_positives(g: Gen) -> list[Callable[[], list[Piece]]]:
+    """Internationalised addresses (RFC 6531 local parts, IDNA domains) in context."""
+    r = g.r
+    host = lambda: r.choice(HOSTS)  # noqa: E731
+    return [
+        lambda: [("EMAIL_ADDRESS", g.idn_email())],
+        lambda: ["Contact ", ("EMAIL_ADDRESS", g.idn_email()), " for help"],
+        lambda: ["Kontakt: ", ("EMAIL_ADDRESS", g.idn_email()), " · Antwort in 24 h"],
+        lambda: ["联系 ", ("EMAIL_ADDRESS", g.idn_email()), " 谢谢"],
+        lambda: ["mailto:", ("EMAIL_ADDRESS", g.idn_email())],
+        lambda: [
+            f"https://{host()}/invite?email=",
+            ("EMAIL_ADDRESS", quote(g.idn_email(), safe="")),
+            "&ref=ünïcode",
+        ],
+        lambda: ["Zoë Doë <", ("EMAIL_ADDRESS", g.idn_email()), ">"],
+    ]
+
+
+def idn_negatives(g: Gen) -> list[Callable[[], str]]:
+    """Non-ASCII text around "@" and digits that holds no personal data."""
+    r = g.r
+    return [
+        lambda: f"Größe: {r.randint(36, 46)} · Müller & Söhne",
+        lambda: f"Straße {r.randint(1, 99)}, München",
+        lambda: f"Ölpreis steigt um {r.randint(1, 9)},{r.randint(0, 9)} %",
+        lambda: f"café@{r.randint(2, 3)}x.png",
+        lambda: "Zoë's café — crème brûlée",
+        lambda: f"価格 ¥{r.randint(1, 9)},{r.randint(100, 999)}",
+        lambda: "über@uns · Impressum",
+        lambda: f"приложение v{r.randint(1, 9)}.{r.randint(0, 20)}",
+        lambda: "@ニュース をフォロー",
+    ]
+
+
+IDN_LOCAL = ["josé", "müller", "zoë.doë", "søren", "łukasz", "françois", "иван", "用户",
+             "δοκιμή", "दीपक", "アイコ", "jose\u0301", "jane"]  # fmt: skip
+IDN_DOMAINS = ["exämple.example", "bücher.example", "例子.测试", "пример.испытание",
+               "उदाहरण.परीक्षा", "例え.テスト", "xn--exmple-cua.example", "example.com"]  # fmt: skip
+IDN_LINES = 200
+
+
 def main() -> None:
     rng = random.Random(SEED)
     g = Gen(rng)
     pos, neg = positives(g), negatives(g)
     rows = [line(g, pos, neg) for _ in range(LINES)]
+    # Appended with their own generator, so the lines above stay as they were.
+    idn = Gen(random.Random(SEED + 6531))
+    idn_pos, idn_neg = idn_positives(idn), idn_negatives(idn)
+    rows += [line(idn, idn_pos, idn_neg) for _ in range(IDN_LINES)]
     OUT.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
 
 
