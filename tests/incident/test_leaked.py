@@ -302,8 +302,8 @@ def test_a_record_with_hundreds_of_odd_keys_cannot_hide_the_identity_columns(
 @pytest.mark.parametrize(
     ("name", "data"),
     [
-        ("clash.csv", b"email,line\np1@example.com,secret-value\n"),
-        ("clash.ndjson", b'{"$email": "p1@example.com", "note\\"s": "secret-value"}\n'),
+        ("clash.ndjson", b'{"$email": "p1@example.com", "line": "secret-value"}\n'),
+        ("quote.ndjson", b'{"$email": "p1@example.com", "note\\"s": "secret-value"}\n'),
     ],
 )
 def test_a_column_clashing_with_ours_is_a_clear_error_without_the_data(
@@ -313,6 +313,15 @@ def test_a_column_clashing_with_ours_is_a_clear_error_without_the_data(
         _match(tmp_path / name, data)
     assert "secret-value" not in str(caught.value)
     assert "p1@example.com" not in str(caught.value)
+
+
+def test_csv_columns_named_like_ours_are_data(tmp_path: Path) -> None:
+    # A CSV file's records are reduced to id, email and shown columns as they are read,
+    # so its own 'line' or 'rn' column cannot clash with the ones matching adds.
+    r = _match(tmp_path / "clash.csv", b"email,line,rn\np1@example.com,7,x\nnobody@example.org,,\n")
+    assert _counts(r) == (2, 1, 1, 0)
+    assert r.unknown_lines == [3]
+    assert {h.user_id: h.fields for h in r.hits} == {"u1": ("email", "line", "rn")}
 
 
 def test_a_file_name_with_glob_characters_is_read_as_itself(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ Formats: CSV (header row), NDJSON, JSON (an array of objects, or NDJSON under a
 ``{"$distinct_id": ..., "$properties": {"$email": ...}}`` is flattened: the
 properties become columns beside ``$distinct_id``.
 
-Every record ends up either in table ``leak(line, <columns as VARCHAR>)`` or in table
-``bad(line, reason)``; nothing is skipped silently. ``line`` is the physical line in
+Every record ends up either in table ``leak(line, <columns as VARCHAR>)`` (or what a
+caller's ``shape`` makes of those columns) or in table ``bad(line, reason)``; nothing
+is skipped silently. ``line`` is the physical line in
 the file (CSV, NDJSON) or the record's position (JSON arrays, Parquet). Blank lines are
 not records. Known limit: a quoted CSV field spanning lines shifts the line numbers
 reported after it (the counts stay right).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from typing import Any
 from seawall.incident.errors import LeakedFileError
 
 FORMATS = ("csv", "ndjson", "json", "parquet")
+# Given the file's columns, the SQL select list a caller wants kept per record.
+Shape = Callable[[tuple[str, ...]], str]
 _PROPS = "$properties"
 _MAX_COLUMNS = 200
 
@@ -258,19 +262,26 @@ def _flatten(con: Any) -> tuple[str, ...]:
     return tuple(k for k, _ in cols)
 
 
-def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
+def read_csv_file(con: Any, path: Path, shape: Shape | None = None) -> tuple[str, ...]:
     _read_lines(con, path, blank_only=True)  # physical lines: blank ones, undecodable ones
     _x(con, "CREATE OR REPLACE TEMP TABLE _blank AS SELECT line FROM lines")
     _x(con, "CREATE OR REPLACE TEMP TABLE _lines_bad AS SELECT * FROM bad")
     _clear_rejects(con)
+    src = (
+        f"read_csv({_lit(str(path))}, all_varchar=true, header=true, ignore_errors=true, "
+        "null_padding=false"
+    )
     try:
         drop_tables(con, "leak")
+        names = tuple(r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src})").fetchall())
+        # The shape is applied as the records are parsed: ten million records are not
+        # kept with every column only to be reduced to a few in the next statement.
+        select = shape(names) if shape else "*"
         _x(
             con,
             f"""CREATE OR REPLACE TEMP TABLE leak_rn AS
-            SELECT *, row_number() OVER () AS rn FROM read_csv({_lit(str(path))},
-              all_varchar=true, header=true, ignore_errors=true, store_rejects=true,
-              null_padding=false)""",
+            SELECT *, row_number() OVER () AS rn FROM (
+              SELECT {select} FROM {src}, store_rejects=true))""",
         )
     except Exception as exc:
         raise LeakedFileError(
@@ -289,7 +300,7 @@ def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
     )
     # DuckDB skips blank lines, except in a one-column file, where a blank line is a
     # NULL record: renumber with it, then drop it.
-    single = len(con.execute("DESCRIBE leak_rn").fetchall()) == 2  # the column and rn
+    single = len(names) == 1
     blank = "" if single else "UNION SELECT line FROM _blank"
     _x(
         con,
@@ -310,8 +321,7 @@ def read_csv_file(con: Any, path: Path) -> tuple[str, ...]:
         _x(con, "CREATE OR REPLACE TEMP VIEW leak AS SELECT * FROM leak_rn")
     else:
         _physical(con, "leak_rn", "_ex", into="leak")
-    cols = [r[0] for r in con.execute("DESCRIBE leak").fetchall()]
-    return tuple(c for c in cols if c != "line")
+    return names
 
 
 def read_parquet_file(con: Any, path: Path) -> tuple[str, ...]:
@@ -353,21 +363,34 @@ def literal_path(path: Path) -> Path:
     return link
 
 
-def load_leaked(con: Any, path: Path, fmt: str | None = None) -> LeakedFile:
-    """Load ``path`` into ``leak`` and ``bad``; raise only when nothing can be read."""
+def load_leaked(
+    con: Any, path: Path, fmt: str | None = None, shape: Shape | None = None
+) -> LeakedFile:
+    """Load ``path`` into ``leak`` and ``bad``; raise only when nothing can be read.
+    ``shape``: given the file's columns, the SQL select list ``leak`` holds (beside
+    ``line``) instead of them."""
     if not path.is_file():
         raise LeakedFileError(f"{path}: no such file. Fix: check the path")
     fmt = fmt or detect_format(path)
-    readers = {
-        "csv": read_csv_file,
+    readers: dict[str, Callable[[Any, Path], tuple[str, ...]]] = {
         "ndjson": read_ndjson,
         "json": read_json_array,
         "parquet": read_parquet_file,
     }
-    if fmt not in readers:
+    if fmt != "csv" and fmt not in readers:
         raise LeakedFileError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
     check_content(path, fmt)
-    columns = readers[fmt](con, literal_path(path))
+    if fmt == "csv":
+        columns = read_csv_file(con, literal_path(path), shape)
+    else:
+        columns = readers[fmt](con, literal_path(path))
+        if shape is not None:
+            _x(
+                con,
+                f"CREATE OR REPLACE TEMP TABLE _shaped AS SELECT line, {shape(columns)} FROM leak",
+            )
+            _x(con, "DROP TABLE leak")
+            _x(con, "ALTER TABLE _shaped RENAME TO leak")
     rows = con.execute(
         # The CSV reader's records are counted before they are renumbered (a view).
         f"SELECT (SELECT count(*) FROM {'leak_rn' if fmt == 'csv' else 'leak'}) "

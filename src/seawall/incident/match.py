@@ -172,9 +172,9 @@ def classify(
     import duckdb
 
     try:
-        leaked = load_leaked(con, path, fmt)
+        leaked = load_leaked(con, path, fmt, lambda names: _row_sql(map_columns(names, overrides)))
         columns = map_columns(leaked.columns, overrides)
-        _stage_rows(con, columns)
+        _x(con, "CREATE OR REPLACE TEMP VIEW r AS SELECT line, id, email_n, shown FROM leak")
     except duckdb.Error as exc:
         # DuckDB's messages quote the cell they choke on: leaked values must not reach
         # the console or CI logs, so only the error's kind is said.
@@ -189,6 +189,8 @@ def classify(
     _stage_directory(con, canaries)
     _stage_pseudonyms(con, canaries, vendor_key)
     _classify(con, canary_domain)
+    # The file's records are in ``res`` now: free DuckDB's memory for what follows.
+    drop_tables(con, "r", "leak", "leak_rn", "lines")
     if lookup is not None:
         result.fingerprint_skipped = _fingerprint_stage(con, ledger_key, lookup)
     _collect(con, result, ledger_key, keep_hits)
@@ -199,7 +201,10 @@ def classify(
     return result
 
 
-def _stage_rows(con: Any, columns: Mapping[str, str]) -> None:
+def _row_sql(columns: Mapping[str, str]) -> str:
+    """What matching keeps of each record: its id, normalised email and the columns it
+    shows (``id``, ``email_n``, ``shown``), as an SQL select list over the file's
+    columns."""
     ids = sorted(
         (c for c, k in columns.items() if k.startswith("user.unique_id")),
         key=lambda c: _ID_PRIORITY.index(_key(c)) if _key(c) in _ID_PRIORITY else 99,
@@ -224,11 +229,7 @@ def _stage_rows(con: Any, columns: Mapping[str, str]) -> None:
             f"CASE WHEN {_q(c)} IS NOT NULL AND {_q(c)} <> '' THEN {_lit(c)} END" for c in columns
         )
         shown_expr = f"concat_ws(chr(31), {shown})"
-    _x(
-        con,
-        f"""CREATE OR REPLACE TEMP TABLE r AS SELECT line, {id_expr} AS id,
-        {email_expr} AS email_n, {shown_expr} AS shown FROM leak""",
-    )
+    return f"{id_expr} AS id, {email_expr} AS email_n, {shown_expr} AS shown"
 
 
 def _stage_directory(con: Any, canaries: set[str]) -> None:
