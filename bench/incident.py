@@ -20,7 +20,9 @@ of the processes it starts; CPU seconds include those, e.g. the SQLite ledger re
 * ``floor``: a bare DuckDB join of the leaked CSV to the directory on
   ``lower(trim(email))``: what reading and joining the two files costs at least.
 
-Imports are not timed.
+Imports are not timed. ``tree_mb`` (scope, match) is the highest RSS of the step's
+process and its children together, sampled every 20 ms: the ledger reader runs beside
+the step. The sampler's own CPU is left out of the step's.
 """
 
 from __future__ import annotations
@@ -275,6 +277,46 @@ def _peak_mb() -> float:
     return float("nan")
 
 
+def _tree_rss_kb(pid: int) -> int:
+    """RSS of ``pid`` and of every process under it (0 for one that has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        kids = [
+            int(k)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for k in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return 0
+    rss = next((int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:")), 0)
+    return rss + sum(_tree_rss_kb(k) for k in kids)
+
+
+class TreePeak:
+    """The highest RSS of this process and its children together, sampled every 20 ms
+    (a child such as the ledger reader may run while this process is at its peak)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb = 0
+        self.cpu_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
+        self.cpu_s = time.thread_time()
+
+    def stop(self) -> tuple[float, float]:
+        """(peak MB, the sampler's own CPU seconds, to leave out of the step's)."""
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak_kb / 1024), self.cpu_s
+
+
 def child(step: str, base: Path, leak: Path, profile: bool) -> None:
     from seawall.incident.directory import read_directory
     from seawall.incident.match import match_file
@@ -333,6 +375,7 @@ def child(step: str, base: Path, leak: Path, profile: bool) -> None:
         db = open_database(cfg.database, migrate=False)  # type: ignore[attr-defined]
         store = IncidentStore(db)
         inc = store.open(VENDORS[0], aware_at=T0 + 310 * DAY)
+        tree = TreePeak()
         t, c = time.perf_counter(), _cpu()
         if prof:
             prof.start()
@@ -345,6 +388,8 @@ def child(step: str, base: Path, leak: Path, profile: bool) -> None:
             extra.update({k: s[k] for k in ("rows", "matched", "unknown", "invalid", "by_method")})
             extra["provenance"] = run.summary["provenance"]
         elapsed, cpu = time.perf_counter() - t, _cpu() - c
+        extra["tree_mb"], sampler_cpu = tree.stop()
+        cpu -= sampler_cpu
         # Not timed: drop this run's versions so that repeated runs do not grow the file.
         with sqlite3.connect(base / "seawall.db") as lite:
             for table in (
