@@ -35,10 +35,15 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
 def known_texts(paths: tuple[str, ...], values: dict[str, JSONValue]) -> tuple[str, ...]:
     """The removed values of an event worth looking for elsewhere in it: long enough
     not to match half of every text, each once."""
-    raw = tuple([values[path] for path in paths])
+    raw = tuple(map(values.__getitem__, paths))
     # A user's removed values (email, name, ids) repeat in every event they send; the
-    # memo is keyed by strings only (1 == 1.0 == True would mix numbers up).
-    if all(v.__class__ is str for v in raw) and sum(map(len, raw)) <= _MAX_KEY_CHARS:
+    # memo is keyed by strings only (1 == 1.0 == True would mix numbers up): joining
+    # them checks that they are all strings, and measures them, in one call.
+    try:
+        size = len("".join(raw))
+    except TypeError:
+        return _known_texts(raw)
+    if size <= _MAX_KEY_CHARS:
         found = _KNOWN.get(raw)
         return found if found is not None else _remember(_KNOWN, raw, _known_texts(raw))
     return _known_texts(raw)
