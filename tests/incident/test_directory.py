@@ -121,6 +121,7 @@ def test_unreachable_sql_database(tmp_path: Path) -> None:
         "u1,late@example.com,Ann B,o2,admin,de,de\n",  # a repeated id: the last row wins
         "email,user_id,country\n a@example.com ,u1\n,u2, de \n",  # ragged: Python reads it
         'user_id,email,name\n"u,3","x@example.com","Doe, J."\n\tu4\t,\t ,"  "\n',
+        "user_id,email\n,nobody@example.com\nu5,e@example.com\n",  # no id, no repeat
     ],
 )
 def test_duckdb_staging_reads_what_the_python_reader_reads(tmp_path: Path, content: str) -> None:

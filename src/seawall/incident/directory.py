@@ -217,21 +217,26 @@ def _stage_csv(con: Any, path: Path) -> int:
 def _dedupe(con: Any, raw: str) -> int:
     """``people`` from ``raw``: rows with a user id, the last one of a repeated id (the
     window that picks it runs only when some id repeats)."""
-    from seawall.incident.leaked import _x
+    from seawall.incident.leaked import _x, drop_tables
 
     cols = ", ".join(COLUMNS)
-    (repeats,) = con.execute(
-        f"SELECT count(user_id) - count(DISTINCT user_id) FROM {raw}"
+    repeats, no_id = con.execute(
+        f"SELECT count(user_id) - count(DISTINCT user_id), count(*) - count(user_id) FROM {raw}"
     ).fetchall()[0]
-    _x(con, f"CREATE OR REPLACE TEMP TABLE people ({_STAGED})")
-    if repeats:
-        _x(
-            con,
-            f"""INSERT INTO people SELECT {cols} FROM (
-              SELECT row_number() OVER () AS n, * FROM {raw}) WHERE user_id IS NOT NULL
-            QUALIFY n = max(n) OVER (PARTITION BY user_id)""",
-        )
-    else:
-        _x(con, f"INSERT INTO people SELECT {cols} FROM {raw} WHERE user_id IS NOT NULL")
+    drop_tables(con, "people")
+    if not repeats:
+        # Nearly always: the raw table (columns COLUMNS, all VARCHAR) becomes ``people``
+        # as it is, instead of being copied row by row.
+        if no_id:
+            _x(con, f"DELETE FROM {raw} WHERE user_id IS NULL")
+        _x(con, f"ALTER TABLE {raw} RENAME TO people")
+        return int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
+    _x(con, f"CREATE TEMP TABLE people ({_STAGED})")
+    _x(
+        con,
+        f"""INSERT INTO people SELECT {cols} FROM (
+          SELECT row_number() OVER () AS n, * FROM {raw}) WHERE user_id IS NOT NULL
+        QUALIFY n = max(n) OVER (PARTITION BY user_id)""",
+    )
     _x(con, f"DROP TABLE {raw}")
     return int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
