@@ -4,8 +4,9 @@ a webhook receiver, all on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from seawall.canary.mint import canary_key
 from seawall.canary.model import Canary
 from seawall.canary.plant import mint_canaries, plant
+from seawall.canary.service import service_for
 from seawall.canary.store import CanaryStore
 from seawall.core.config import Config, parse_config
 from seawall.gateway.app import create_app
@@ -24,7 +26,7 @@ from seawall.gateway.runtime import Runtime
 from seawall.sink.records import read_records
 from seawall.sink.server import free_port, running_sink
 from tests.gateway.conftest import stack_config
-from tests.support import serve_app
+from tests.support import serve_app, wait_for
 
 # A CRM keeps contact details (that is its job): the canary's address and link arrive.
 CRM_POLICY = {
@@ -121,6 +123,7 @@ class CanaryStack:
     sinks: dict[str, Path]
     smtp_port: int
     store: CanaryStore
+    stop: Callable[[], None]  # stops the gateway (as at shutdown); the store stays open
 
     def mint(self, vendor: str, count: int = 1) -> list[tuple[Canary, str]]:
         rt = self.runtime
@@ -142,8 +145,14 @@ def summary_interval() -> float:
 
 
 @pytest.fixture
+def canary_options(summary_interval: float) -> dict[str, Any]:
+    """``CanaryService`` options of the stack (override per module)."""
+    return {"summary_interval": summary_interval}
+
+
+@pytest.fixture
 def canary_stack(
-    tmp_path: Path, receiver: Receiver, summary_interval: float
+    tmp_path: Path, receiver: Receiver, canary_options: dict[str, Any]
 ) -> Iterator[CanaryStack]:
     outs = {"crm": tmp_path / "crm.ndjson", "mailer": tmp_path / "mailer.ndjson"}
     with running_sink(outs["crm"]) as crm, running_sink(outs["mailer"]) as mailer:
@@ -152,9 +161,13 @@ def canary_stack(
             tmp_path, {"crm": crm.url, "mailer": mailer.url}, receiver.url, port, smtp_port
         )
         rt = Runtime.build(cfg)
-        app = create_app(cfg, runtime=rt, canary_options={"summary_interval": summary_interval})
+        app = create_app(cfg, runtime=rt, canary_options=canary_options)
         try:
-            with serve_app(app, port=port) as url:
-                yield CanaryStack(url, cfg, rt, receiver, outs, smtp_port, CanaryStore(rt.db))
+            with contextlib.ExitStack() as serving:
+                url = serving.enter_context(serve_app(app, port=port))
+                tripwire = service_for(rt)  # made as the gateway started
+                wait_for(lambda: tripwire.smtp_listening, timeout=10)
+                store = CanaryStore(rt.db)
+                yield CanaryStack(url, cfg, rt, receiver, outs, smtp_port, store, serving.close)
         finally:
             rt.close()

@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from seawall.canary.alerts import Alert, Folding, email_text, is_slack, slack_json, webhook_json
+from seawall.canary.alerts import (
+    MAX_PEERS,
+    Alert,
+    Folding,
+    email_text,
+    is_slack,
+    slack_json,
+    webhook_json,
+)
 from seawall.canary.beacon import parse_token
 from seawall.canary.channels import decide_channels
 from seawall.canary.events import persona_events
@@ -142,6 +150,39 @@ def test_alert_formats_keep_attacker_text_inert() -> None:
     assert "<!channel>" in mail  # plain text: shown as data
 
 
+PROBE = Alert(
+    "probe",
+    "crm",
+    "cn_1",
+    "probe",
+    1_700_000_000.0,
+    1_700_000_000.0,
+    incident=7,
+    evidence={
+        "command": "RCPT",
+        "address": "x@canary.example.com",
+        "envelope_from": "a@attacker.example.net",
+        "peer": "192.0.2.7",
+        "helo": "<!here> mx\r\nBcc: victim@example.com",
+        "ended": "QUIT",
+        "rcpts": 3,
+    },
+)
+
+
+def test_a_probe_alert_says_probed_and_keeps_the_helo_inert() -> None:
+    assert webhook_json(PROBE)["kind"] == "probe"
+    subject, mail = email_text(PROBE)
+    assert subject == "[Seawall] canary probed for vendor crm"
+    assert "Canary probed: vendor crm leaked canary cn_1" in mail
+    assert "helo: <!here> mx Bcc: victim@example.com" in mail  # one line, as data
+    assert "ended: QUIT" in mail
+    assert "rcpts: 3" in mail  # three addresses tried on that connection
+    text = slack_json(PROBE)["text"]
+    assert "<!here>" not in text
+    assert "• peer: `192.0.2.7`" in text
+
+
 @pytest.mark.parametrize(
     ("url", "slack"),
     [
@@ -164,6 +205,17 @@ def test_folding_passes_the_first_hit_and_summarises_the_rest() -> None:
     assert (summary.canary, summary.count, summary.first, summary.last) == ("c1", 999, 1.0, 999.0)
     assert fold.due(200.0) == []
     assert fold.admit("c1", "crm", "email", 300.0)  # quiet for a whole interval: first again
+
+
+def test_a_summary_names_a_bounded_set_of_peers() -> None:
+    fold = Folding(interval=60)
+    assert fold.admit("c1", "crm", "probe", 0.0, "192.0.2.1")
+    for n in range(500):
+        assert not fold.admit("c1", "crm", "probe", 1.0, f"198.51.100.{n % 250}")
+    assert not fold.admit("c1", "crm", "probe", 2.0, None)
+    (summary,) = fold.due(61.0)
+    assert summary.count == 501
+    assert summary.peers == tuple(f"198.51.100.{n}" for n in range(MAX_PEERS))
 
 
 @pytest.mark.parametrize(

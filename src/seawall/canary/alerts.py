@@ -9,6 +9,11 @@ Folding: the first hit of a canary is always delivered at once. Later hits of th
 canary within ``interval`` seconds of the last delivery are counted, not sent; when
 the interval has passed, one summary reports them. A flood of a thousand mails is
 one alert and one summary per interval.
+
+Probes (a canary's address named over SMTP with no message after it) fold in a window of
+their own: a mail that follows a probe is still alerted at once, with its contents, and
+a thousand probes, from one peer or from many, are one alert and one summary naming up
+to ``MAX_PEERS`` of the peers.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from urllib.parse import urlsplit
 
 from seawall.canary.message import clean
 
-AlertKind = Literal["hit", "summary"]
+AlertKind = Literal["hit", "probe", "summary"]
+MAX_PEERS = 20  # addresses a summary names: enough to block, too few to become a flood
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +36,7 @@ class Alert:
     kind: AlertKind
     vendor: str
     canary: str
-    channel: str  # "email", "beacon", or for a summary every channel seen, joined by ","
+    channel: str  # "email", "beacon", "probe"; for a summary every one seen, joined by ","
     first_seen: float
     at: float  # the hit, or for a summary the last folded hit
     hits: int = 1
@@ -72,6 +78,11 @@ def headline(alert: Alert) -> str:
             f"{alert.hits} more canary hits for vendor {alert.vendor} (canary {alert.canary}, "
             f"{alert.channel}) until {iso(alert.at)}; {case}"
         )
+    if alert.kind == "probe":
+        return (
+            f"Canary probed: vendor {alert.vendor} leaked canary {alert.canary} (its address "
+            f"was checked over SMTP, no mail delivered) first seen {iso(alert.first_seen)}; {case}"
+        )
     return (
         f"Canary fired: vendor {alert.vendor} leaked canary {alert.canary} "
         f"({alert.channel}) first seen {iso(alert.first_seen)}; {case}"
@@ -81,13 +92,13 @@ def headline(alert: Alert) -> str:
 def evidence_lines(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) pairs of the evidence, values cleaned to inert single lines."""
     lines: list[tuple[str, str]] = []
-    for key in ("subject", "from", "reply_to", "envelope_from", "peer", "ip", "user_agent"):
+    keys = ("subject", "from", "reply_to", "envelope_from", "peer", "helo", "command")
+    for key in (*keys, "address", "ended", "rcpts", "ip", "user_agent", "referrer"):
         value = evidence.get(key)
         if value:
             lines.append((key, clean(str(value), 300)))
-    for key in ("referrer",):
-        if evidence.get(key):
-            lines.append((key, clean(str(evidence[key]), 300)))
+    if evidence.get("peers"):
+        lines.append(("peers", clean(", ".join(map(str, evidence["peers"])), 600)))
     for link in evidence.get("links", [])[:5]:
         lines.append(("link", clean(str(link), 300)))
     for item in evidence.get("attachments", [])[:5]:
@@ -108,7 +119,9 @@ def slack_json(alert: Alert) -> dict[str, Any]:
 def email_text(alert: Alert) -> tuple[str, str]:
     """Subject (trusted values only: a header cannot be injected) and plain-text body."""
     subject = f"[Seawall] canary fired for vendor {alert.vendor}"
-    if alert.kind == "summary":
+    if alert.kind == "probe":
+        subject = f"[Seawall] canary probed for vendor {alert.vendor}"
+    elif alert.kind == "summary":
         subject = f"[Seawall] {alert.hits} more canary hits for vendor {alert.vendor}"
     body = [headline(alert), ""]
     body += [f"{label}: {value}" for label, value in evidence_lines(alert.evidence)]
@@ -134,6 +147,7 @@ class _Window:
     first: float = 0.0
     last: float = 0.0
     channels: list[str] = field(default_factory=list)
+    peers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +160,7 @@ class Folded:
     count: int
     first: float
     last: float
+    peers: tuple[str, ...] = ()
 
 
 class Folding:
@@ -155,8 +170,11 @@ class Folding:
         self.interval = interval
         self._windows: dict[str, _Window] = {}
 
-    def admit(self, canary: str, vendor: str, channel: str, at: float) -> bool:
-        """True: deliver this hit now. False: it was counted for the next summary."""
+    def admit(
+        self, canary: str, vendor: str, channel: str, at: float, peer: str | None = None
+    ) -> bool:
+        """True: deliver this hit now. False: it was counted for the next summary (which
+        names the first ``MAX_PEERS`` distinct peers of the folded hits)."""
         window = self._windows.get(canary)
         if window is None or (window.folded == 0 and at - window.delivered_at >= self.interval):
             self._windows[canary] = _Window(vendor, at)
@@ -167,6 +185,8 @@ class Folding:
         window.last = max(window.last, at)
         if channel not in window.channels:
             window.channels.append(channel)
+        if peer and len(window.peers) < MAX_PEERS and peer not in window.peers:
+            window.peers.append(peer)
         return False
 
     def due(self, now: float, *, everything: bool = False) -> list[Folded]:
@@ -174,8 +194,9 @@ class Folding:
         out: list[Folded] = []
         for canary, w in self._windows.items():
             if w.folded and (everything or now - w.delivered_at >= self.interval):
-                out.append(Folded(canary, w.vendor, tuple(w.channels), w.folded, w.first, w.last))
-                w.delivered_at, w.folded, w.channels = now, 0, []
+                channels, peers = tuple(w.channels), tuple(w.peers)
+                out.append(Folded(canary, w.vendor, channels, w.folded, w.first, w.last, peers))
+                w.delivered_at, w.folded, w.channels, w.peers = now, 0, [], []
         return out
 
     def pending(self) -> int:

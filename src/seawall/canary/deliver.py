@@ -6,6 +6,10 @@ the vendor's incident is opened or extended (trigger ``canary``) so scoping can 
 at once, then every webhook, the security mailbox and the log get the alert in
 parallel. A webhook that fails is retried a few times; one that keeps failing never
 delays the others.
+
+Probes fold apart from mail and beacon hits (``probes``, same interval), so a mail that
+follows a probe is alerted at once with its contents; both share the canary's first-seen
+time, so the mail alert says when the address was first probed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any, Protocol
 import httpx
 
 from seawall.canary.alerts import Alert, Folded, Folding, email_text, headline, webhook_body
-from seawall.canary.model import Canary, Channel, Hit
+from seawall.canary.model import Canary, Hit, HitChannel
 from seawall.canary.store import CanaryStore
 from seawall.core.config import Smtp
 from seawall.core.errors import describe
@@ -31,7 +35,7 @@ from seawall.incident.model import Incident
 
 log = logging.getLogger("seawall.canary")
 RETRIES = (0.2, 1.0, 3.0)
-FOLDED_KEEP = ("envelope_from", "peer", "size", "complete", "sha256", "ip", "user_agent")
+TIMELINE = {"hit": "canary_fired", "probe": "canary_probed", "summary": "canary_hits"}
 
 
 class IncidentRecorder(Protocol):
@@ -70,6 +74,7 @@ class Dispatcher:
         self.email_to = email_to if smtp is not None else None
         self.smtp = smtp
         self.folding = Folding(interval)
+        self.probes = Folding(interval)
         self.clock = clock
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -79,15 +84,17 @@ class Dispatcher:
     async def hit(
         self,
         canary: Canary,
-        channel: Channel,
+        channel: HitChannel,
         evidence: dict[str, Any],
         summary: dict[str, Any],
         remote: str | None,
         at: float | None = None,
     ) -> Hit:
-        """Commit one hit; alert at once if it is the canary's first in the interval."""
+        """Commit one hit; alert at once if it is the canary's first in the interval
+        (its first probe, for a probe)."""
         at = self.clock() if at is None else at
-        first = self.folding.admit(canary.id, canary.vendor, channel, at)
+        folding = self.probes if channel == "probe" else self.folding
+        first = folding.admit(canary.id, canary.vendor, channel, at, remote)
         if not first:  # a flood keeps its headers and hashes, not a body per mail
             evidence = {k: v for k, v in evidence.items() if k not in ("body_text", "html_source")}
         hit = Hit(
@@ -97,7 +104,7 @@ class Dispatcher:
         self._first_seen.setdefault(canary.id, at)
         if first:
             alert = Alert(
-                "hit",
+                "probe" if channel == "probe" else "hit",
                 canary.vendor,
                 canary.id,
                 channel,
@@ -116,8 +123,10 @@ class Dispatcher:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), tick)
-            for folded in self.folding.due(self.clock(), everything=stop.is_set()):
-                self._spawn(self.deliver(self._summary(folded)))
+            now, everything = self.clock(), stop.is_set()
+            for folding in (self.folding, self.probes):
+                for folded in folding.due(now, everything=everything):
+                    self._spawn(self.deliver(self._summary(folded)))
         await self.drain()
         if self._client is not None:
             await self._client.aclose()
@@ -136,7 +145,11 @@ class Dispatcher:
             self._first_seen.get(f.canary, f.first),
             f.last,
             hits=f.count,
-            evidence={"first": f.first, "last": f.last},
+            evidence={
+                "first": f.first,
+                "last": f.last,
+                **({"peers": list(f.peers)} if f.peers else {}),
+            },
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
@@ -163,12 +176,11 @@ class Dispatcher:
     async def _with_incident(self, alert: Alert) -> Alert:
         if self.incidents is None:
             return alert
-        kind = "canary_fired" if alert.kind == "hit" else "canary_hits"
-        text = (
-            f"Canary {alert.canary} fired ({alert.channel})"
-            if alert.kind == "hit"
-            else f"{alert.hits} more hits of canary {alert.canary} ({alert.channel})"
-        )
+        text = {
+            "hit": f"Canary {alert.canary} fired ({alert.channel})",
+            "probe": f"Canary {alert.canary} probed over SMTP (no mail delivered)",
+            "summary": f"{alert.hits} more hits of canary {alert.canary} ({alert.channel})",
+        }[alert.kind]
         data: dict[str, object] = {
             "canary": alert.canary,
             "channel": alert.channel,
@@ -182,7 +194,7 @@ class Dispatcher:
             alert.vendor,
             trigger="canary",
             at=alert.at,
-            kind=kind,
+            kind=TIMELINE[alert.kind],
             text=text,
             data=data,
         )

@@ -39,6 +39,11 @@ def clean(text: str, limit: int = MAX_VALUE) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def clean_address(value: object) -> str | None:
+    """An SMTP address or HELO name as the client sent it, as one inert line."""
+    return None if value is None else clean(str(value), 320)
+
+
 def mail_evidence(raw: bytes, *, total_bytes: int | None = None) -> dict[str, Any]:
     """The evidence of one message. ``raw`` may be only the head of a message that was
     too large (then ``total_bytes`` is its real size and the body may be cut)."""

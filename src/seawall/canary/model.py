@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from seawall.core.types import SdkKind
 
-Channel = Literal["email", "beacon"]
+Channel = Literal["email", "beacon"]  # what a canary carries into a vendor's data
+# What fired: a channel, or "probe": the address named over SMTP (RCPT with no message
+# after it, VRFY, EXPN), as an attacker checking a leaked list does before mailing it.
+HitChannel = Literal["email", "beacon", "probe"]
 AlertState = Literal["first", "folded"]
 
 
@@ -41,14 +44,15 @@ class Canary:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One firing: a mail to the canary's address or a visit of its beacon URL.
+    """One firing: a mail to the canary's address, a visit of its beacon URL, or a probe
+    of its address.
 
     ``evidence`` is attacker-controlled: kept as data (JSON), never rendered.
     """
 
     canary_id: str
     vendor: str
-    channel: Channel
+    channel: HitChannel
     at: float
     remote: str | None
     evidence: dict[str, Any] = field(default_factory=dict)

@@ -7,6 +7,9 @@
 
 Both share one ``CanaryService`` per runtime (address book, dispatcher), created on
 first use, so a beacon hit and a mail to the same canary are folded together.
+
+At stop the SMTP tripwire closes first (recording the probes of connections still
+open), then the alert loop sends what is left: those probes are alerted too.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from starlette.routing import Route
 
 from seawall.canary.beacon import BeaconHandler
 from seawall.canary.deliver import Dispatcher, IncidentRecorder
-from seawall.canary.model import Canary, Channel
+from seawall.canary.model import Canary, HitChannel
 from seawall.canary.plant import plant
-from seawall.canary.smtp import MAX_BYTES, AddressBook, TripwireHandler, start_smtp
+from seawall.canary.probe import PROBE_HOLD
+from seawall.canary.smtp import IDLE_TIMEOUT, MAX_BYTES, AddressBook, TripwireHandler, start_smtp
 from seawall.canary.store import CanaryStore
 from seawall.core.errors import describe
 from seawall.gateway.runtime import Runtime
@@ -47,6 +51,8 @@ class CanaryService:
         summary_interval: float = SUMMARY_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
         max_mail_bytes: int = MAX_BYTES,
+        probe_hold: float = PROBE_HOLD,
+        smtp_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self.runtime = runtime
         self.store = CanaryStore(runtime.db)
@@ -66,18 +72,21 @@ class CanaryService:
         )
         self.book = AddressBook(self.store.list, self.store.by_email)
         self.max_mail_bytes = max_mail_bytes
+        self.probe_hold, self.smtp_timeout = probe_hold, smtp_timeout
+        self.smtp_listening = False  # the tripwire binds after the gateway has started
         self._by_token: dict[str, Canary] = {}
         self.beacon = self.beacon_handler()
 
     async def on_hit(
         self,
         canary: Canary,
-        channel: Channel,
+        channel: HitChannel,
         evidence: dict[str, Any],
         brief: dict[str, Any],
         remote: str | None,
+        at: float | None = None,
     ) -> None:
-        await self.dispatcher.hit(canary, channel, evidence, brief, remote)
+        await self.dispatcher.hit(canary, channel, evidence, brief, remote, at)
 
     async def lookup_token(self, token_hash: str) -> Canary | None:
         found = self._by_token.get(token_hash)
@@ -101,16 +110,25 @@ class CanaryService:
         ) -> None:
             await self.on_hit(c, "email", ev, brief, ip)
 
-        return TripwireHandler(self.book, on_mail)
+        async def on_probe(c: Canary, ev: dict[str, Any], ip: str | None, at: float) -> None:
+            await self.on_hit(c, "probe", ev, ev, ip, at)
+
+        return TripwireHandler(self.book, on_mail, on_probe)
 
     async def serve_smtp(self, stop: asyncio.Event) -> None:
         """The SMTP tripwire until ``stop``."""
         canary = self.runtime.config.canary
         assert canary is not None
         await self.book.reload()
+        handler = self.smtp_handler()
         try:
             server = await start_smtp(
-                self.smtp_handler(), canary.smtp_listen, canary.domain, self.max_mail_bytes
+                handler,
+                canary.smtp_listen,
+                canary.domain,
+                self.max_mail_bytes,
+                probe_hold=self.probe_hold,
+                timeout=self.smtp_timeout,
             )
         except OSError as exc:
             log.error(
@@ -121,10 +139,13 @@ class CanaryService:
             )
             raise
         log.info("canary SMTP tripwire on %s for @%s", canary.smtp_listen, canary.domain)
+        self.smtp_listening = True
         try:
             await stop.wait()
         finally:
+            self.smtp_listening = False
             server.close()
+            await handler.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
 
@@ -181,9 +202,18 @@ def start_canary_services(
     if runtime.config.canary is None:
         return []
     service = service_for(runtime, **options)
-    tasks = [asyncio.create_task(service.dispatcher.run(stop), name="canary-alerts")]
+    alerts_stop = asyncio.Event() if smtp else stop
+    tasks = [asyncio.create_task(service.dispatcher.run(alerts_stop), name="canary-alerts")]
     if smtp:
-        tasks.append(asyncio.create_task(service.serve_smtp(stop), name="canary-smtp"))
+
+        async def smtp_then_alerts() -> None:
+            try:
+                await service.serve_smtp(stop)
+            finally:  # even when the port could not be bound: beacons still alert
+                await stop.wait()
+                alerts_stop.set()
+
+        tasks.append(asyncio.create_task(smtp_then_alerts(), name="canary-smtp"))
     if replant_every is not None:
         tasks.append(
             asyncio.create_task(service.replant(stop, replant_every), name="canary-replant")

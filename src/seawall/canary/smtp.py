@@ -10,6 +10,11 @@ server keeps the first ``HEAD_BYTES`` of what it read, so the alert names the se
 subject and recipients of the oversized mail without holding all of it in memory. (A
 declared ``SIZE`` is therefore not refused at MAIL; an MTA that honours the advertised
 limit and never connects cannot be seen.)
+
+A canary named at RCPT, VRFY or EXPN with no message after it is a probe
+(``probe.py``): committed before the reply that ends it (``RSET``, ``QUIT``, ``EHLO``,
+``VRFY``...) or, when the connection is dropped, as it closes. ``VRFY`` and ``EXPN``
+answer every address alike (aiosmtpd's 252 and 502).
 """
 
 from __future__ import annotations
@@ -18,19 +23,23 @@ import asyncio
 import logging
 import re
 import socket
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from email.utils import parseaddr
+from typing import Any, TypeVar, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from seawall.canary.message import clean, mail_evidence, summary
+from seawall.canary.message import clean_address, mail_evidence, summary
 from seawall.canary.model import Canary
+from seawall.canary.probe import PROBE_HOLD, OnProbe, Probe, ProbeRecorder, ProbeWatch, probe_from
 
 log = logging.getLogger("seawall.canary")
 MAX_BYTES = 4 * 1024 * 1024  # larger mail is refused (552) but still recorded, by its head
 HEAD_BYTES = 256 * 1024  # what is kept of a refused mail, for its evidence
 MAX_CONNECTIONS = 32  # open at once, per process: at most this many messages in memory
 MAX_PER_PEER = 10
+IDLE_TIMEOUT = 300.0  # RFC 5321 4.5.3.2's server timeout; a held probe ends at PROBE_HOLD
 
 _SIZE_PARAM = re.compile(r"\s+SIZE=\d+", re.IGNORECASE)
 OnMail = Callable[[Canary, dict[str, Any], dict[str, Any], str | None], Awaitable[None]]
@@ -67,11 +76,15 @@ def normalise_address(address: str) -> str:
 
 
 class TripwireHandler:
-    """aiosmtpd handler: RCPT filter and DATA recorder."""
+    """aiosmtpd handler: RCPT filter and DATA recorder; records the probes of every
+    connection of its server, and closes those still open when the tripwire stops."""
 
-    def __init__(self, book: AddressBook, on_mail: OnMail) -> None:
+    def __init__(self, book: AddressBook, on_mail: OnMail, on_probe: OnProbe) -> None:
         self.book = book
         self.on_mail = on_mail
+        self.probes = ProbeRecorder(on_probe)
+        self.connections: set[TripwireSMTP] = set()
+        self.closing = False
 
     async def handle_RCPT(
         self,
@@ -81,15 +94,34 @@ class TripwireHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if await self.book.find(address) is None:
+        canary = await self.book.find(address)
+        if canary is None:
             return "550 5.1.1 No such user here"
+        if isinstance(server, TripwireSMTP):
+            probe = probe_from(
+                canary, "RCPT", address, time.time(), envelope.mail_from, session.host_name
+            )
+            server.watch.named(probe)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         await self.record(session, envelope, raw, None)
+        if isinstance(server, TripwireSMTP):
+            server.watch.delivered()
         return "250 2.0.0 OK: queued"
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close the connections still open (their pending probes are recorded, ended
+        by "shutdown") and wait for every probe being recorded."""
+        self.closing = True
+        for connection in list(self.connections):
+            connection.close()
+        deadline = time.monotonic() + timeout
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # connection_lost runs on a later turn of the loop
+        await self.probes.drain()
 
     async def record(
         self, session: Session, envelope: Envelope, raw: bytes, total: int | None
@@ -97,10 +129,10 @@ class TripwireHandler:
         """Parse once, then one hit per canary recipient."""
         evidence = await asyncio.to_thread(mail_evidence, raw, total_bytes=total)
         peer = session.peer[0] if isinstance(session.peer, tuple) else None
-        evidence["envelope_from"] = _clean_addr(envelope.mail_from)
-        evidence["envelope_to"] = [_clean_addr(a) for a in envelope.rcpt_tos]
+        evidence["envelope_from"] = clean_address(envelope.mail_from)
+        evidence["envelope_to"] = [clean_address(a) for a in envelope.rcpt_tos]
         evidence["peer"] = peer
-        evidence["helo"] = _clean_addr(session.host_name)
+        evidence["helo"] = clean_address(session.host_name)
         brief = summary(evidence)
         seen: set[str] = set()
         for address in envelope.rcpt_tos:
@@ -108,10 +140,6 @@ class TripwireHandler:
             if canary is not None and canary.id not in seen:
                 seen.add(canary.id)
                 await self.on_mail(canary, evidence, brief, peer)
-
-
-def _clean_addr(value: object) -> str | None:
-    return None if value is None else clean(str(value), 320)
 
 
 class _Tee:
@@ -170,16 +198,37 @@ class Gate:
             del self.open[peer]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _help(command: str) -> Callable[[F], F]:
+    """Keep aiosmtpd's HELP text on a command overridden here: HELP answers as a plain
+    aiosmtpd would, and the tripwire does not stand out by what it lists."""
+    parent = getattr(SMTP, f"smtp_{command}")
+
+    def keep(method: F) -> F:
+        for attr in ("__smtp_syntax__", "__smtp_syntax_extended__", "__smtp_syntax_when__"):
+            if hasattr(parent, attr):
+                setattr(method, attr, getattr(parent, attr))
+        return method
+
+    return keep
+
+
 class TripwireSMTP(SMTP):
     """aiosmtpd's SMTP, plus evidence and an alert for mail it refuses as too large
     (or for lines too long): aiosmtpd discards such data without calling the handler."""
 
-    def __init__(self, handler: TripwireHandler, gate: Gate, **kwargs: Any) -> None:
+    def __init__(
+        self, handler: TripwireHandler, gate: Gate, probe_hold: float = PROBE_HOLD, **kwargs: Any
+    ) -> None:
         super().__init__(handler, **kwargs)
         self.tripwire = handler
         self.gate = gate  # shared by every connection of one server
+        self.watch = ProbeWatch(self._report, probe_hold)
         self._peer: str | None = None
         self._admitted = False
+        self._timed_out = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None  # not the TLS upgrade of a connection
@@ -195,19 +244,92 @@ class TripwireSMTP(SMTP):
                 b"421 4.7.0 Too many connections, try again later\r\n"
             )
             transport.close()
+            return
+        self.tripwire.connections.add(self)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted:
             self._admitted = False
             self.gate.leave(self._peer)
+            self.tripwire.connections.discard(self)
+            ended = "timeout" if self._timed_out else "dropped"
+            self.watch.end("shutdown" if self.tripwire.closing else ended)
         super().connection_lost(error)
 
+    def close(self) -> None:
+        """Hang up (the tripwire is stopping)."""
+        if self.transport is not None:
+            self.transport.close()
+
+    def _timeout_cb(self) -> None:
+        self._timed_out = True  # aiosmtpd closes an idle connection here
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
+    def _report(self, probes: list[Probe], ended: str) -> asyncio.Task[None]:
+        return self.tripwire.probes.report(probes, self._peer, ended, self.watch.rcpts)
+
+    async def _end_transaction(self, ended: str) -> None:
+        """The transaction ends here: record its probes before the reply."""
+        task = self.watch.end(ended)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def _named_outside_mail(self, command: str, arg: str | None) -> None:
+        """VRFY or EXPN of a canary address: a probe, recorded before the reply (which is
+        the same for every address)."""
+        address = parseaddr(arg or "")[1]
+        canary = await self.tripwire.book.find(address) if address else None
+        if canary is not None and self.session is not None:
+            mail_from = self.envelope.mail_from if self.envelope is not None else None
+            probe = probe_from(
+                canary, command, arg or "", time.time(), mail_from, self.session.host_name
+            )
+            recording = self.tripwire.probes.report([probe], self._peer, None, self.watch.rcpts)
+            await asyncio.shield(recording)
+
+    @_help("RSET")
+    async def smtp_RSET(self, arg: str) -> None:
+        await self._end_transaction("RSET")
+        await super().smtp_RSET(arg)
+
+    @_help("HELO")
+    async def smtp_HELO(self, hostname: str) -> None:
+        await self._end_transaction("HELO")
+        await super().smtp_HELO(hostname)
+
+    @_help("EHLO")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        await self._end_transaction("EHLO")
+        await super().smtp_EHLO(hostname)
+
+    @_help("QUIT")
+    async def smtp_QUIT(self, arg: str) -> None:
+        await self._end_transaction("QUIT")
+        await super().smtp_QUIT(arg)
+
+    @_help("RCPT")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        self.watch.rcpts += 1
+        await super().smtp_RCPT(arg)
+
+    @_help("VRFY")
+    async def smtp_VRFY(self, arg: str) -> None:
+        await self._named_outside_mail("VRFY", arg)
+        await super().smtp_VRFY(arg)
+
+    @_help("EXPN")
+    async def smtp_EXPN(self, arg: str) -> None:
+        await self._named_outside_mail("EXPN", arg)
+        await super().smtp_EXPN(arg)
+
+    @_help("MAIL")
     async def smtp_MAIL(self, arg: str) -> None:
         # A declared SIZE over the limit would be refused here, before RCPT names the
         # canary: let it through, so the oversized mail is read (and discarded past
         # the head), recorded and refused at the end of DATA instead.
         await super().smtp_MAIL(_SIZE_PARAM.sub("", arg) if arg else arg)
 
+    @_help("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         envelope, session = self.envelope, self.session
         tee = _Tee(self._reader, HEAD_BYTES)
@@ -222,10 +344,16 @@ class TripwireSMTP(SMTP):
             log.warning("canary mail of %d bytes refused as too large; recording it", tee.total)
             head = bytes(tee.head).replace(b"\r\n..", b"\r\n.")
             await self.tripwire.record(session, envelope, head, tee.total)
+            self.watch.delivered()
 
 
 def server_factory(
-    handler: TripwireHandler, hostname: str, max_bytes: int = MAX_BYTES, gate: Gate | None = None
+    handler: TripwireHandler,
+    hostname: str,
+    max_bytes: int = MAX_BYTES,
+    gate: Gate | None = None,
+    probe_hold: float = PROBE_HOLD,
+    timeout: float = IDLE_TIMEOUT,
 ) -> Callable[[], TripwireSMTP]:
     """For ``loop.create_server``: one protocol per connection, all behind one gate."""
     shared = gate or Gate()
@@ -234,6 +362,8 @@ def server_factory(
         return TripwireSMTP(
             handler,
             shared,
+            probe_hold,
+            timeout=timeout,
             hostname=hostname,
             data_size_limit=max_bytes,
             enable_SMTPUTF8=True,
@@ -245,7 +375,13 @@ def server_factory(
 
 
 async def start_smtp(
-    handler: TripwireHandler, listen: str, hostname: str, max_bytes: int = MAX_BYTES
+    handler: TripwireHandler,
+    listen: str,
+    hostname: str,
+    max_bytes: int = MAX_BYTES,
+    *,
+    probe_hold: float = PROBE_HOLD,
+    timeout: float = IDLE_TIMEOUT,
 ) -> asyncio.Server:
     """Bind the tripwire on ``host:port``."""
     host, _, port = listen.rpartition(":")
@@ -253,7 +389,7 @@ async def start_smtp(
     # reuse_port: with `seawall serve --workers N` every process listens on the port
     # and the kernel spreads connections over them.
     return await loop.create_server(
-        server_factory(handler, hostname, max_bytes),
+        server_factory(handler, hostname, max_bytes, probe_hold=probe_hold, timeout=timeout),
         host.strip("[]") or "127.0.0.1",
         int(port),
         reuse_port=hasattr(socket, "SO_REUSEPORT"),

@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from seawall.canary.mint import Identity
-from seawall.canary.model import Canary, Channel, Hit
+from seawall.canary.model import Canary, Channel, Hit, HitChannel
 from seawall.canary.tables import canaries, canary_hits
 from seawall.core.types import SdkKind
 from seawall.storage.database import Database
@@ -27,7 +27,7 @@ from seawall.storage.database import Database
 class HitCount:
     """How often one canary's channel fired, and when first and last."""
 
-    channel: Channel
+    channel: HitChannel
     count: int
     first: float
     last: float
@@ -57,7 +57,7 @@ def _hit(row: Row[Any]) -> Hit:
         id=row.id,
         canary_id=row.canary_id,
         vendor=row.vendor,
-        channel=cast(Channel, row.channel),
+        channel=cast(HitChannel, row.channel),
         at=row.at,
         remote=row.remote,
         alert=row.alert,

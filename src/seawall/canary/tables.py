@@ -38,7 +38,7 @@ canary_hits = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("canary_id", String(40), nullable=False),
     Column("vendor", String(100), nullable=False),
-    Column("channel", String(10), nullable=False),  # "email" | "beacon"
+    Column("channel", String(10), nullable=False),  # "email" | "beacon" | "probe"
     Column("at", Float, nullable=False),
     Column("remote", String(100), nullable=True),
     Column("alert", String(10), nullable=False),  # "first" | "folded"
