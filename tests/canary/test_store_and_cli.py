@@ -43,6 +43,8 @@ def test_store_contract(db_url: str) -> None:
             asyncio.run(store.record_hit(Hit(a.id, "crm", "email", at, "192.0.2.1", {"x": "<b>"})))
         (count,) = store.hit_counts()[a.id]
         assert (count.count, count.first, count.last) == (3, 1.0, 3.0)
+        asyncio.run(store.record_hit(Hit(a.id, "crm", "probe", 4.0, None, {"ended": "QUIT"})))
+        assert {c.channel: c.count for c in store.hit_counts()[a.id]} == {"email": 3, "probe": 1}
         assert store.hits(a.id)[0].evidence == {"x": "<b>"}
         assert canary_user_ids(db) == {a.user_id: "crm", b.user_id: "mailer"}
         assert canary_emails(db) == {a.email: "crm", b.email: "mailer"}
@@ -110,6 +112,14 @@ def test_cli_mint_plant_status(tmp_path: Path) -> None:
     # Planted like any user: the ledger now holds each canary at its vendor (as fingerprints).
     db = open_database(f"sqlite:///{tmp_path / 'seawall.db'}")
     try:
+        probe = Hit(minted[0]["id"], "crm", "probe", 5.0, "192.0.2.1", {"command": "VRFY"})
+        asyncio.run(CanaryStore(db).record_hit(probe))
+        status = runner.invoke(app, ["canary", "status", "--json", "-c", config])
+        probed = {s["id"]: s for s in json.loads(status.stdout)}[minted[0]["id"]]
+        assert probed["hits"] == {"probe": {"count": 1, "first": 5.0, "last": 5.0}}
+        assert probed["total_hits"] == 1
+        table = runner.invoke(app, ["canary", "status", "-c", config], env={"COLUMNS": "300"})
+        assert "1 (1 probe)" in table.stdout
         ledger = LedgerStore(db)
         assert ledger.exposure("crm").users == 2
         assert ledger.exposure("mixpanel").subjects == 0

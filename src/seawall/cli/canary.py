@@ -141,7 +141,8 @@ def register(app: typer.Typer) -> None:
 
     @group.command("status")
     def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
-        """Each canary: vendor, planted and last refreshed, channels, hits."""
+        """Each canary: vendor, planted and last refreshed, channels, hits (probes of its
+        address, checked over SMTP without a mail, counted apart as "probe")."""
         from seawall.canary.store import CanaryStore
         from seawall.storage.database import open_database
 
@@ -179,6 +180,9 @@ def register(app: typer.Typer) -> None:
         )
         for r in rows:
             last = max((h["last"] for h in r["hits"].values()), default=None)
+            probes = r["hits"].get("probe", {}).get("count", 0)
+            plural = "" if probes == 1 else "s"
+            shown = f"{r['total_hits']}" + (f" ({probes} probe{plural})" if probes else "")
             table.add_row(
                 r["id"],
                 r["vendor"],
@@ -186,7 +190,7 @@ def register(app: typer.Typer) -> None:
                 ", ".join(r["channels"]),
                 _when(r["planted_at"]),
                 _when(r["refreshed_at"]),
-                f"[red]{r['total_hits']}[/]" if r["total_hits"] else "0",
+                f"[red]{shown}[/]" if r["total_hits"] else "0",
                 _when(last),
             )
         out.print(table)
