@@ -255,3 +255,21 @@ def test_help_lists_what_a_stock_aiosmtpd_lists(canary_stack: CanaryStack) -> No
     with smtplib.SMTP("127.0.0.1", canary_stack.smtp_port, timeout=10) as client:
         assert client.help() == expected
         assert b"RSET" in expected
+
+
+def test_a_list_checked_in_one_transaction_names_each_vendor(canary_stack: CanaryStack) -> None:
+    s = canary_stack
+    ((crm, _),) = s.mint("crm")
+    ((mailer, _),) = s.mint("mailer")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as client:
+        client.ehlo(HELO)
+        client.mail(ATTACKER)
+        assert client.rcpt("nobody@canary.example.com")[0] == 550
+        assert client.rcpt(crm.email)[0] == 250
+        assert client.rcpt(mailer.email)[0] == 250
+        assert client.rcpt(crm.email)[0] == 250  # named twice: still one probe
+    probes = wait_for(lambda: (found := alerts(s, "probe")) and len(found) == 2 and found)
+    assert {(a["vendor"], a["canary"]) for a in probes} == {("crm", crm.id), ("mailer", mailer.id)}
+    assert len({a["incident"] for a in probes}) == 2
+    assert {a["evidence"]["rcpts"] for a in probes} == {4}
+    assert len(s.store.hits()) == 2
