@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from seawall.core.crypto import pseudonym
+from seawall.incident import match
 from seawall.incident.directory import Person
 from seawall.incident.errors import LeakedFileError
 from seawall.incident.match import MatchResult, match_file
@@ -192,6 +193,34 @@ def test_outcomes_file_has_one_line_per_record(tmp_path: Path) -> None:
         "3,invalid,not UTF-8,",
         "5,unknown,,",
     ]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1000])
+def test_outcomes_written_in_ranges_are_one_file_in_line_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    # Ranges of lines are sorted and appended one by one: the file is the same however
+    # many there are, with one header, and an invalid line in its place.
+    monkeypatch.setattr(match, "_OUTCOME_CHUNK", chunk)
+    out = tmp_path / "outcomes.csv"
+    data = b"user_id\nu1\nnope\ncaf\xe9\n\nu2\nu3\nx\n"
+    _match(tmp_path / "f.csv", data, outcomes=out)
+    assert out.read_text().splitlines() == [
+        "line,outcome,method,user_id",
+        "2,matched,user_id,u1",
+        "3,unknown,,",
+        "4,invalid,not UTF-8,",
+        "6,matched,user_id,u2",
+        "7,matched,user_id,u3",
+        "8,unknown,,",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "outcomes.csv"]
+
+
+def test_outcomes_of_a_file_without_records_are_the_header(tmp_path: Path) -> None:
+    out = tmp_path / "outcomes.csv"
+    _match(tmp_path / "f.csv", b"user_id\n", outcomes=out)
+    assert out.read_text().splitlines() == ["line,outcome,method,user_id"]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ fingerprint step runs only on the rows still unknown (capped, and reported when 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -418,11 +419,40 @@ def _collect(con: Any, result: MatchResult, ledger_key: bytes, keep_hits: bool) 
         result.hits.append(FileHit(str(uid), bytes(subject).hex(), fields, categories, is_canary))
 
 
+# Rows of the outcomes file sorted at a time (see ``_write_outcomes``).
+_OUTCOME_CHUNK = 500_000
+
+
 def _write_outcomes(con: Any, out: Path) -> None:
-    """One line per record: line, outcome, method, user id (invalid: the reason)."""
-    _x(
-        con,
-        f"""COPY (SELECT line, outcome, method, user_id FROM res
-          UNION ALL SELECT line, 'invalid', reason, NULL FROM bad ORDER BY line)
-        TO {_lit(str(out))} (HEADER, DELIMITER ',')""",
-    )
+    """One line per record, by line: line, outcome, method, user id (invalid: the
+    reason). Written in ranges of lines, each sorted on its own and appended: sorting
+    ten million rows at once spilled a gigabyte under the memory limit and cost twice
+    the CPU of writing them (6.4 against 3.1 s); ranges of half a million cost 3.9 s.
+    ``res`` comes out of the joins nearly in line order, so each range's scan skips
+    most row groups by their line bounds (any order gives the same file)."""
+    lo, hi, n = con.execute(
+        "SELECT min(line), max(line), count(*) FROM "
+        "(SELECT line FROM res UNION ALL SELECT line FROM bad)"
+    ).fetchall()[0]
+    ranges = ["true"]  # no records: the header alone
+    if n:
+        parts = -(-int(n) // _OUTCOME_CHUNK)
+        step = (int(hi) - int(lo)) // parts + 1
+        starts = [int(lo) + i * step for i in range(parts)]
+        ranges = [f"line >= {a} AND line < {a + step}" for a in starts]
+    with (
+        tempfile.TemporaryDirectory(prefix="seawall-outcomes-", dir=out.parent) as tmp,
+        out.open("wb") as dst,
+    ):
+        for i, where in enumerate(ranges):
+            part = Path(tmp) / f"{i}.csv"
+            _x(
+                con,
+                f"""COPY (SELECT line, outcome, method, user_id FROM res WHERE {where}
+                  UNION ALL SELECT line, 'invalid', reason, NULL FROM bad WHERE {where}
+                  ORDER BY line)
+                TO {_lit(str(part))} (HEADER {"true" if i == 0 else "false"}, DELIMITER ',')""",
+            )
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            part.unlink()
