@@ -87,6 +87,8 @@ def basic(user: str, password: str = "") -> str:
 # ---- body forms -----------------------------------------------------------------
 
 BATCH = [browser_event("Viewed page"), browser_event("Clicked", **{"$insert_id": "second-id"})]
+# Characters whose base64 holds '+' and '/' ('-' and '_' in the URL-safe alphabet).
+ODD_BATCH = [browser_event("Viewed page", note="???>>>~~~"), BATCH[1]]
 
 
 @pytest.mark.parametrize(
@@ -106,6 +108,18 @@ BATCH = [browser_event("Viewed page"), browser_event("Clicked", **{"$insert_id":
         pytest.param(gzip.compress(json_form(BATCH)), FORM, {}, id="gzip"),
         pytest.param(
             b64_form(BATCH).replace(b"%2B", b"+").replace(b"%3D", b"="), FORM, {}, id="raw-plus"
+        ),
+        pytest.param(
+            b"data=" + quote(base64.encodebytes(json.dumps(BATCH).encode())).encode(),
+            FORM,
+            {},
+            id="line-wrapped-base64",
+        ),
+        pytest.param(
+            b"data=" + base64.urlsafe_b64encode(json.dumps(ODD_BATCH).encode()).rstrip(b"="),
+            FORM,
+            {},
+            id="urlsafe-unpadded",
         ),
     ],
 )

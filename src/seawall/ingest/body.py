@@ -172,15 +172,28 @@ def parse_json_or_base64(data: bytes, what: str) -> JSONValue:
     """
     if looks_like_json(data):
         return parse_json(data, what)
-    text = data.translate(_B64_URLSAFE)
+    # Each whole-body pass counts (a batch is ~170 KB of base64): the translation runs
+    # only when a character to translate is there (three memchr scans are cheaper),
+    # and whitespace is looked for only when the strict decode refuses the text.
+    if b"-" in data or b"_" in data or b" " in data:
+        data = data.translate(_B64_URLSAFE)
+    try:
+        raw = binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raw = _base64_with_whitespace(data, what)
+    return parse_json(raw, what)
+
+
+def _base64_with_whitespace(text: bytes, what: str) -> bytes:
+    """Decode base64 that the strict decoder refused as it is: without its whitespace
+    (line-wrapped base64), or raise."""
     if len(text.split(maxsplit=1)) > 1:
         text = b"".join(text.split())
     text += b"=" * (-len(text) % 4)
     try:
-        raw = binascii.a2b_base64(text, strict_mode=True)  # C; b64decode validates by regex
+        return binascii.a2b_base64(text, strict_mode=True)  # C; b64decode validates by regex
     except (binascii.Error, ValueError):
         raise PayloadError(f"{what} is neither JSON nor valid base64") from None
-    return parse_json(raw, what)
 
 
 def _walk(value: Any, depth: int, what: str) -> None:
