@@ -9,7 +9,6 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -83,6 +82,8 @@ def build_app(argv: Sequence[str]) -> "typer.Typer":
 
 def write_example(path: Path, *, force: bool) -> None:
     """``seawall init``: write the commented example config unless ``path`` exists."""
+    from importlib import resources  # brings tempfile, shutil, lzma: not for scan
+
     import typer
 
     console = err()

@@ -89,9 +89,10 @@ def run_scan(stdin: BinaryIO, stdout: BinaryIO, entities: frozenset[str] | None)
     default_scanner()  # built before forking: workers inherit the compiled databases
     blocks = _blocks(stdin)
     first = list(islice(blocks, _PARALLEL_MIN_CHUNKS))
-    workers = _worker_count()
+    # Asked only of large inputs: importing multiprocessing is a sixth of start-up.
+    workers = _worker_count() if len(first) >= _PARALLEL_MIN_CHUNKS else 1
     jobs = _numbered(chain(first, blocks), entities)
-    if workers < 2 or len(first) < _PARALLEL_MIN_CHUNKS:
+    if workers < 2:
         total = 0
         for job in jobs:
             output, found = _scan_block(job)

@@ -17,8 +17,6 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
-import orjson
-
 Span = tuple[int, int]
 Validator = Callable[[str, int, int], Span | None]
 
@@ -259,6 +257,10 @@ def us_ssn(text: str, start: int, end: int) -> Span | None:
 
 
 def _b64url_json(segment: str) -> object:
+    # Imported on first use: orjson brings datetime, uuid and platform with it, a
+    # quarter of ``seawall scan``'s start-up, and most texts hold no JWT candidate.
+    import orjson
+
     padded = segment + "=" * (-len(segment) % 4)
     try:
         return orjson.loads(base64.urlsafe_b64decode(padded))
