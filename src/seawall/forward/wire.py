@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,7 +109,13 @@ _ISO_SECONDS: dict[int, str] = {}
 
 
 def _message(endpoint: str, body: dict[str, Any], d: Disclosure) -> WireMessage:
-    return WireMessage(endpoint=endpoint, message=body, dedupe_key=d.insert_id())
+    return _wire(WireMessage, (endpoint, body, d.insert_id()))
+
+
+# A named tuple's own constructor is a Python-level lambda; this is the same object,
+# built without that frame (one is made per vendor per event).
+_NewWire = Callable[[type[WireMessage], tuple[str, dict[str, Any], str]], WireMessage]
+_wire: _NewWire = tuple.__new__
 
 
 def _split_segment_path(path: str) -> tuple[str, ...]:
