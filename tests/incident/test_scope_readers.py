@@ -106,3 +106,23 @@ def test_both_readers_give_the_same_scope(
     readers = [v["inputs"]["ledger_reader"] for v in store.versions(incident.id)]  # type: ignore[index]
     # A vendor name that cannot be inlined in the driver's SQL is read through SQLAlchemy.
     assert readers == ["arrow" if vendor == "mp" else "sqlalchemy", "sqlalchemy"]
+
+
+def test_org_ids_of_a_person_in_several_orgs_are_listed_once_each(
+    tmp_path: Path, db: Database, db_url: str
+) -> None:
+    """a: the directory's org-1, and org-1 and org-2 in the ledger; c: the directory's
+    org-2 only; the others, not in the directory: none."""
+    config = _config(tmp_path, db_url, "mp")
+    key = KeyRing(tmp_path / "keys").ledger_key()
+    _fill(db, key, "mp")
+    rec = LedgerRecorder(key)
+    event = _event(T + 60, user="a", device=None, orgs=("org-2", "org-1"))
+    batch = rec.prepare([Disclosure("mp", event, {}, [NAME])], now=T + 1000)
+    db.writer.call(functools.partial(write_batch, batch=batch))
+    store = IncidentStore(db)
+    run = run_scope(config, db, store.open("mp", aware_at=T + 2000).id)
+    orgs = {e.user_id: e.org_ids for e in run.exposures if e.user_id}
+    assert orgs == {"a": ("org-1", "org-2"), "c": ("org-2",)}
+    assert {e.org_ids for e in run.exposures if not e.user_id} == {()}  # b, d, e: unnamed
+    assert run.summary["orgs"] == 2
