@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seawall.incident import match
 from seawall.incident.directory import Person
 from seawall.incident.keyed import fingerprints
 from seawall.incident.match import _fingerprint_sql, _pads, _py_norm, match_file
@@ -79,3 +81,25 @@ def test_fingerprint_step_matches_id_then_email(tmp_path: Path) -> None:
         "5,canary,canary,c1",
         "6,unknown,,",
     ]
+
+
+def test_fingerprint_step_takes_the_first_rows_up_to_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the cap, the rows still unknown are the first ones by line (an empty row
+    does not count towards it), and the rest are reported as skipped."""
+    monkeypatch.setattr(match, "FINGERPRINT_CAP", 2)
+    leak = tmp_path / "leak.csv"
+    leak.write_text(
+        "distinct_id,email\n" + ",\n" + "".join(f"ext-{i},\n" for i in range(2, 7)),
+        encoding="utf-8",
+    )
+    asked: list[bytes] = []
+
+    def lookup(fps: list[bytes]) -> dict[bytes, str]:
+        asked.extend(fps)
+        return {}
+
+    result = match_file(leak, {}, vendor_key=b"v" * 32, ledger_key=KEY, lookup=lookup)
+    assert sorted(asked) == sorted(fingerprints(KEY, ["ext-2", "ext-3"]))
+    assert (result.unknown, result.fingerprint_skipped) == (6, 4)

@@ -305,11 +305,17 @@ def _fingerprint_stage(con: Any, ledger_key: bytes, lookup: FingerprintLookup) -
     """Rows still unknown (up to the cap): their id, else their email, fingerprinted with
     the ledger key in DuckDB and looked up in the ledger's values."""
     total = con.execute("SELECT count(*) FROM res WHERE outcome = 'unknown'").fetchall()[0][0]
+    unknown = "outcome = 'unknown' AND (id IS NOT NULL OR email_n IS NOT NULL)"
+    # The first FINGERPRINT_CAP such rows by line: the line of the last one is found from
+    # the lines alone (lines are unique), so the top-N does not carry ids and emails.
+    last = con.execute(
+        f"SELECT line FROM res WHERE {unknown} ORDER BY line LIMIT 1 OFFSET {FINGERPRINT_CAP - 1}"
+    ).fetchall()
+    upto = f" AND line <= {int(last[0][0])}" if last else ""
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE fp_rows AS SELECT line, id, email_n FROM res
-        WHERE outcome = 'unknown' AND (id IS NOT NULL OR email_n IS NOT NULL)
-        ORDER BY line LIMIT {FINGERPRINT_CAP}""",
+        WHERE {unknown}{upto}""",
     )
     _x(
         con,
