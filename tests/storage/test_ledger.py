@@ -90,6 +90,21 @@ def test_repeats_are_folded_but_new_values_recorded(db: Database) -> None:
     assert not store.has_value("mp", rec.fp("c@example.com"))
 
 
+def test_list_and_object_values_are_folded_by_content(db: Database) -> None:
+    rec = LedgerRecorder(KEY)
+    ev = _event("u-1", user="u-1")
+
+    def disclose(value: object) -> Disclosure:  # fields and sent aligned, as the engine does
+        return Disclosure(
+            "mp", ev, {"$email": value}, [SentField("$email", "user.contact.email", value)]
+        )
+
+    _record(db, rec, [disclose(["a@example.com", {"n": 1}])])
+    assert rec.prepare([disclose(["a@example.com", {"n": 1}])]).empty()  # recorded recently
+    assert not rec.prepare([disclose(["a@example.com", {"n": 2}])]).empty()
+    assert not rec.prepare([disclose({"work": "b@example.com"})]).empty()
+
+
 def test_system_fields_are_not_personal(db: Database) -> None:
     rec = LedgerRecorder(KEY)
     _record(

@@ -143,7 +143,9 @@ class LedgerRecorder:
             if len(self._shapes) >= MAX_SHAPES:
                 self._shapes.clear()
             self._shapes[shape] = positions
-        return names, tuple([_value_key(sent[i].value) for i in positions])
+        # A JSON value is its own key unless it is a list or an object: those make the
+        # caller's hash fail, and it asks again for the values as keys (_value_key).
+        return names, tuple([sent[i].value for i in positions])
 
     def fp(self, value: JSONValue) -> bytes:
         return fingerprint(self.key, value)
@@ -160,18 +162,13 @@ class LedgerRecorder:
                 continue
             # Steady traffic repeats the same facts: one lookup for the whole event
             # when every one of them was recorded recently.
-            whole = hash(
-                (
-                    d.vendor,
-                    subject,
-                    event.user_id,
-                    event.distinct_id,
-                    event.device_id,
-                    event.aliases,
-                    event.org_ids,
-                    *self._facts(d),
-                )
-            )
+            head = (d.vendor, subject, event.user_id, event.distinct_id, event.device_id)
+            names, values = self._facts(d)
+            try:
+                whole = hash((*head, event.aliases, event.org_ids, names, values))
+            except TypeError:  # a list or an object among the values
+                keys = tuple(map(_value_key, values))
+                whole = hash((*head, event.aliases, event.org_ids, names, keys))
             if recent.fresh(whole, now):
                 continue
             batch.keys.append(whole)
