@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import TypeVar
 from urllib.parse import unquote_plus
@@ -112,6 +113,10 @@ class Leaks:
         # This runs for every event with removed values: the searches are C loops
         # (any over map), without a bytecode step or a generator frame per needle.
         low = text.casefold()
+        if not low.isascii() and not unicodedata.is_normalized("NFC", low):
+            # Accents written as combining marks ("Mu\u0308ller", as macOS file names and
+            # some keyboards produce): fold them away, as every value's spellings are.
+            low = fold(low)
         if any(map(low.__contains__, self.anchors)):
             for anchor, spelled in self.groups:
                 if anchor in low and any(map(low.__contains__, spelled)):
