@@ -262,6 +262,14 @@ def _stage_pseudonyms(con: Any, canaries: set[str], vendor_key: bytes) -> None:
     )
 
 
+# ``res`` holds a record's outcome and method as ENUMs, a byte each instead of a string:
+# the passes that read ``res`` again (counts, the fingerprint step, the outcomes file)
+# cost ~2 s less CPU on ten million records. The labels are in alphabetical order, so
+# ORDER BY gives the order the strings did; they compare and print as the strings.
+_OUTCOME = "ENUM('canary', 'matched', 'unknown')"
+_METHOD = "ENUM('canary', 'email', 'fingerprint', 'pseudonym', 'user_id')"
+
+
 def _classify(con: Any, canary_domain: str | None) -> None:
     domain = _lit("@" + canary_domain.lower()) if canary_domain else "NULL::VARCHAR"
     _x(
@@ -285,14 +293,15 @@ def _classify(con: Any, canary_domain: str | None) -> None:
                THEN id END AS id,
           CASE WHEN NOT is_canary AND coalesce(by_id, by_pseudo, by_email) IS NULL
                THEN email_n END AS email_n,
-          CASE WHEN is_canary THEN 'canary'
-               WHEN coalesce(by_id, by_pseudo, by_email) IS NOT NULL THEN 'matched'
-               ELSE 'unknown' END AS outcome,
+          CASE WHEN is_canary THEN 'canary'::{_OUTCOME}
+               WHEN coalesce(by_id, by_pseudo, by_email) IS NOT NULL THEN 'matched'::{_OUTCOME}
+               ELSE 'unknown'::{_OUTCOME} END AS outcome,
           CASE WHEN is_canary THEN canary_id ELSE coalesce(by_id, by_pseudo, by_email) END
             AS user_id,
-          CASE WHEN is_canary THEN 'canary' WHEN by_id IS NOT NULL THEN 'user_id'
-               WHEN by_pseudo IS NOT NULL THEN 'pseudonym'
-               WHEN by_email IS NOT NULL THEN 'email' END AS method
+          CASE WHEN is_canary THEN 'canary'::{_METHOD}
+               WHEN by_id IS NOT NULL THEN 'user_id'::{_METHOD}
+               WHEN by_pseudo IS NOT NULL THEN 'pseudonym'::{_METHOD}
+               WHEN by_email IS NOT NULL THEN 'email'::{_METHOD} END AS method
         FROM j""",
     )
 
