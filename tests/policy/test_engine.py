@@ -16,6 +16,7 @@ from seawall.core.config import Policy, parse_config
 from seawall.core.crypto import pseudonym
 from seawall.core.errors import ConfigError
 from seawall.core.types import Context, Event
+from seawall.pii.known import fold
 from seawall.policy.catalogue import entries
 from seawall.policy.engine import MAX_CACHED_PATHS, CompiledPolicy, apply, compile_policy
 from seawall.policy.removed import Leaks
@@ -471,6 +472,30 @@ def test_a_removed_name_written_with_combining_accents_is_not_sent(carrier: str)
     d = apply(event({"$name": "José Müller", "note": carrier, "b": 1}), p)
     assert "note" not in d.fields or "ller" not in d.fields["note"].lower()
     assert d.fields["b"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "carrier"),
+    [
+        ("Zoe\u0308", "hi Zoe\u0308!"),  # decomposed both sides; folded, only 3 letters
+        ("Rene\u0301e Mu\u0308ller", "hi Ren\u00e9e M\u00fcller!"),  # sent NFD, kept NFC
+        ("Ren\u00e9e M\u00fcller", "hi Rene\u0301e Mu\u0308ller!"),  # sent NFC, kept NFD
+    ],
+)
+def test_a_removed_name_is_found_composed_or_decomposed(name: str, carrier: str) -> None:
+    p = policy(default="keep", rules=[{"category": ["user.name"], "action": "drop"}])
+    d = apply(event({"$first_name": name, "note": carrier, "b": 1}), p)
+    assert fold(name) not in fold(str(d.fields.get("note", "")))  # dropped or redacted
+    assert d.fields["b"] == 1
+
+
+def test_json_escapes_nested_deeper_than_decoded_fail_closed() -> None:
+    p = policy(default="keep", rules=[{"category": ["user.name"], "action": "drop"}])
+    carrier = json.dumps({"n": "José Müller"})
+    for _ in range(3):
+        carrier = json.dumps({"p": carrier})
+    d = apply(event({"$name": "José Müller", "payload": carrier, "b": 1}), p)
+    assert d.fields == {"b": 1}
 
 
 def test_json_escapes_decode_surrogate_pairs_and_slashes() -> None:

@@ -113,15 +113,22 @@ class Leaks:
         # This runs for every event with removed values: the searches are C loops
         # (any over map), without a bytecode step or a generator frame per needle.
         low = text.casefold()
-        if not low.isascii() and not unicodedata.is_normalized("NFC", low):
-            # Accents written as combining marks ("Mu\u0308ller", as macOS file names and
-            # some keyboards produce): fold them away, as every value's spellings are.
-            low = fold(low)
+        if self._spelled_in(low):
+            return True
+        # Accents written as combining marks ("Mu\u0308ller", as macOS file names and
+        # some keyboards produce): also search with them folded away, as every value
+        # has a folded spelling. ASCII and NFC text cost a flag check.
+        decomposed = not low.isascii() and not unicodedata.is_normalized("NFC", low)
+        if decomposed and self._spelled_in(fold(low)):
+            return True
+        return any(map(text.__contains__, self.encoded))
+
+    def _spelled_in(self, low: str) -> bool:
         if any(map(low.__contains__, self.anchors)):
             for anchor, spelled in self.groups:
                 if anchor in low and any(map(low.__contains__, spelled)):
                     return True
-        return any(map(text.__contains__, self.encoded))
+        return False
 
     def _escaped(self, text: str) -> bool:
         """Whether a removed value is in ``text`` once its JSON string escapes are
@@ -134,7 +141,8 @@ class Leaks:
             text = once
             if self._plain(text) or self._plain(_decoded(text)):
                 return True
-        return False
+        # Escapes nested deeper than the rounds decode: fail closed.
+        return _JSON_ESCAPE.search(text) is not None
 
     def may_hide_any(self, outputs: list[JSONValue]) -> bool:
         """Whether a removed value may be in any of ``outputs``, plainly or in a form the
@@ -237,10 +245,13 @@ def spellings(value: str) -> list[str]:
     (``josé`` -> ``jose``), a name's words joined as in URL slugs and handles
     (``ada-lovelace``, ``ada_lovelace``, ``ada.lovelace``, ``adalovelace``), and an
     address's local part (``/u/ada.lovelace``)."""
+    # As written and composed: a value sent decomposed ("Rene\u0301e", as macOS
+    # clients send it) is usually written composed elsewhere, and the other way round.
     folded = value.casefold()
+    composed = unicodedata.normalize("NFC", folded)
     plain = fold(value)
-    out = [folded, plain]
-    for text in dict.fromkeys((folded, plain)):
+    out = [folded, composed, plain]
+    for text in dict.fromkeys(out):
         words = text.split()
         if len(words) > 1:
             out += [sep.join(words) for sep in ("-", "_", ".", "", "+", "%20")]
