@@ -30,6 +30,9 @@ def test_email(text: str, expected: list[str]) -> None:
     assert spans(text, "EMAIL_ADDRESS") == expected
 
 
+_CJK_WORDS = "お問い合わせは以下のメールアドレスまでお願いします"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -51,6 +54,11 @@ def test_email(text: str, expected: list[str]) -> None:
         ("x@x\u05d0a.com", []),  # IDNA refuses a label mixing directions
         ("x@" + "ü" * 60 + ".com", []),  # and one too long once punycoded
         ("ü" * 60 + "@example.com", []),  # 120 octets: too long a local part
+        # words of a script without spaces run into the address: its ASCII tail is it
+        (_CJK_WORDS + "jane@example.com", ["jane@example.com"]),  # 72 octets of words
+        ("กรุณาติดต่อฝ่ายบริการลูกค้าทางอีเมลjane@example.com", ["jane@example.com"]),
+        ("ありがとう..jane@example.com", ["jane@example.com"]),
+        ("ü" * 60 + ".ann@example.com", ["ann@example.com"]),
     ],
 )
 def test_internationalised_email(text: str, expected: list[str]) -> None:

@@ -70,13 +70,10 @@ def email(text: str, start: int, end: int) -> Span | None:
     IDNA refuses is no domain).
     """
     at = text.index("@", start, end)
-    while start < at and text[start] in "._+-":
-        start += 1
-    local, domain = text[start:at], text[at + 1 : end]
-    if not local or len(local) > 64 or ".." in local or local.endswith("."):
+    start = _local_start(text, start, at)
+    if start < 0:
         return None
-    if not local.isascii() and len(local.encode("utf-8", "surrogatepass")) > 64:
-        return None
+    domain = text[at + 1 : end]
     if char_at(text, end) == "@" or char_at(text, start - 1) == "@":
         return None
     if not domain.isascii():
@@ -95,6 +92,36 @@ def email(text: str, start: int, end: int) -> Span | None:
     if word_char(char_at(text, end)):
         return None
     return start, end
+
+
+def _local_start(text: str, start: int, at: int) -> int:
+    """Where the local part before ``at`` starts, or -1 when it has none.
+
+    Scripts written without spaces (Japanese, Chinese, Thai) run their words into an
+    address, and the pattern takes them into a Unicode local part. When that part is
+    not a valid one (over 64 octets, ``..``), the address is its ASCII tail, as it was
+    before internationalised addresses were admitted: never nothing at all."""
+    start = _trimmed(text, start, at)
+    if _local_ok(text[start:at]):
+        return start
+    local = text[start:at]
+    if local.isascii():
+        return -1
+    tail = start + max(i for i, ch in enumerate(local) if not ch.isascii()) + 1
+    tail = _trimmed(text, tail, at)
+    return tail if _local_ok(text[tail:at]) else -1
+
+
+def _trimmed(text: str, start: int, at: int) -> int:
+    while start < at and text[start] in "._+-":
+        start += 1
+    return start
+
+
+def _local_ok(local: str) -> bool:
+    if not local or len(local) > 64 or ".." in local or local.endswith("."):
+        return False
+    return local.isascii() or len(local.encode("utf-8", "surrogatepass")) <= 64
 
 
 @lru_cache(maxsize=1024)
