@@ -164,11 +164,13 @@ def test_vrfy_and_expn_answer_alike_and_a_canary_is_probed(canary_stack: CanaryS
         assert client.verify(canary.email) == client.verify(unknown)
         assert client.verify(canary.email)[0] == 252
         assert client.verify(f"Amara <{canary.email}>") == client.verify(f"Amara <{unknown}>")
+        utf8 = client.docmd("VRFY", f"{canary.email} SMTPUTF8")  # RFC 6531's parameter
+        assert utf8 == client.docmd("VRFY", f"{unknown} SMTPUTF8")
         assert client.expn(canary.email) == client.expn(unknown)
         assert client.expn(canary.email)[0] == 502
         # Each reply came after its probe was committed.
         commands = [h.evidence["command"] for h in s.store.hits(canary.id)]
-        assert commands == ["VRFY", "VRFY", "VRFY", "EXPN", "EXPN"]
+        assert commands == ["VRFY", "VRFY", "VRFY", "VRFY", "EXPN", "EXPN"]
     alert = one_alert(s, "probe")
     assert alert["evidence"]["command"] == "VRFY"
     assert "ended" not in alert["evidence"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,22 @@ def test_cli_explains_a_missing_canary_section(tmp_path: Path, command: str) -> 
     result = CliRunner().invoke(app, ["canary", *command.split(), "-c", str(path)])
     assert "canary" in str(result.exception)
     assert "Fix" in str(result.exception)
+
+
+def test_listen_on_a_port_in_use_exits_with_what_to_do(tmp_path: Path) -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        path = write_config(tmp_path)
+        data = yaml.safe_load(path.read_text())
+        data["canary"]["smtp_listen"] = f"127.0.0.1:{holder.getsockname()[1]}"
+        path.write_text(yaml.safe_dump(data))
+        app = typer.Typer()
+        register(app)
+        result = CliRunner().invoke(app, ["canary", "listen", "-c", str(path)])
+    finally:
+        holder.close()
+    assert result.exit_code == 1  # at once, not when a signal comes
+    assert "cannot listen on" in result.stderr
+    assert "canary.smtp_listen" in result.stderr

@@ -101,7 +101,8 @@ class Dispatcher:
             canary.id, canary.vendor, channel, at, remote, evidence, "first" if first else "folded"
         )
         hit_id = await self.store.record_hit(hit)
-        self._first_seen.setdefault(canary.id, at)
+        # A probe is reported when its transaction ends, after hits that came later.
+        self._first_seen[canary.id] = min(self._first_seen.get(canary.id, at), at)
         if first:
             alert = Alert(
                 "probe" if channel == "probe" else "hit",

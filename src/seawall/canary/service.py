@@ -205,15 +205,18 @@ def start_canary_services(
     alerts_stop = asyncio.Event() if smtp else stop
     tasks = [asyncio.create_task(service.dispatcher.run(alerts_stop), name="canary-alerts")]
     if smtp:
+        # The SMTP task fails at once when its port cannot be bound (so `canary listen`
+        # exits); the alerts run on until ``stop`` all the same (beacons still alert),
+        # and past the SMTP shutdown, which records the probes still open.
+        smtp_task = asyncio.create_task(service.serve_smtp(stop), name="canary-smtp")
 
-        async def smtp_then_alerts() -> None:
-            try:
-                await service.serve_smtp(stop)
-            finally:  # even when the port could not be bound: beacons still alert
-                await stop.wait()
-                alerts_stop.set()
+        async def alerts_after_smtp() -> None:
+            await stop.wait()
+            with contextlib.suppress(Exception):  # the SMTP task reports its own failure
+                await smtp_task
+            alerts_stop.set()
 
-        tasks.append(asyncio.create_task(smtp_then_alerts(), name="canary-smtp"))
+        tasks += [smtp_task, asyncio.create_task(alerts_after_smtp(), name="canary-drain")]
     if replant_every is not None:
         tasks.append(
             asyncio.create_task(service.replant(stop, replant_every), name="canary-replant")

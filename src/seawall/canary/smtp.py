@@ -277,8 +277,12 @@ class TripwireSMTP(SMTP):
     async def _named_outside_mail(self, command: str, arg: str | None) -> None:
         """VRFY or EXPN of a canary address: a probe, recorded before the reply (which is
         the same for every address)."""
-        address = parseaddr(arg or "")[1]
-        canary = await self.tripwire.book.find(address) if address else None
+        canary = None
+        # ``Name <addr>``, or an address with parameters after it (``addr SMTPUTF8``,
+        # RFC 6531), as aiosmtpd itself reads the argument.
+        for address in dict.fromkeys((parseaddr(arg or "")[1], (arg or "").split(" ")[0])):
+            if address and canary is None:
+                canary = await self.tripwire.book.find(address)
         if canary is not None and self.session is not None:
             mail_from = self.envelope.mail_from if self.envelope is not None else None
             probe = probe_from(
