@@ -50,6 +50,8 @@ _CJK_WORDS = "お問い合わせは以下のメールアドレスまでお願い
         ("café@2x.png", []),  # still a file name
         ("Größe: 42, Müller & Söhne", []),
         ("a@b.comü", []),  # no TLD mixes scripts
+        ("mail jane@example.com\u0301 now", ["jane@example.com"]),  # a mark ends it
+        ("mail jane@example.com\ufe0f now", ["jane@example.com"]),  # a selector too
         ("★jane@example.com", ["jane@example.com"]),  # a symbol is no part of it
         ("x@x\u05d0a.com", []),  # IDNA refuses a label mixing directions
         ("x@" + "ü" * 60 + ".com", []),  # and one too long once punycoded

@@ -79,7 +79,15 @@ def email(text: str, start: int, end: int) -> Span | None:
     if not domain.isascii():
         tld = domain[domain.rfind(".") + 1 :]
         if not tld.isascii() and any(ch.isascii() for ch in tld):
-            return None  # no TLD mixes scripts: a word runs on after the address
+            # No TLD mixes scripts: the address ends where its TLD turns non-ASCII. A
+            # mark or selector there (``.com\u0301``) is no part of it; a letter runs a
+            # word on, a fragment refused below.
+            cut = next(i for i, ch in enumerate(tld) if not ch.isascii())
+            if cut < 2:
+                return None
+            end -= len(tld) - cut
+            domain = text[at + 1 : end]
+    if not domain.isascii():
         ascii_domain = idna_domain(domain)
         if ascii_domain is None:
             return None
