@@ -21,6 +21,7 @@ fingerprint step runs only on the rows still unknown (capped, and reported when 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -456,7 +457,7 @@ def _write_outcomes(con: Any, out: Path) -> None:
         starts = [int(lo) + i * step for i in range(parts)]
         ranges = [f"line >= {a} AND line < {a + step}" for a in starts]
     with (
-        tempfile.TemporaryDirectory(prefix="seawall-outcomes-", dir=out.parent) as tmp,
+        tempfile.TemporaryDirectory(prefix="seawall-outcomes-", dir=_parts_dir(out)) as tmp,
         out.open("wb") as dst,
     ):
         for i, where in enumerate(ranges):
@@ -471,3 +472,9 @@ def _write_outcomes(con: Any, out: Path) -> None:
             with part.open("rb") as src:
                 shutil.copyfileobj(src, dst, 1 << 20)
             part.unlink()
+
+
+def _parts_dir(out: Path) -> Path | None:
+    """Beside the outcomes file (same file system, no second copy in a small /tmp);
+    the system's temporary directory when that is not writable (``/dev/stdout``)."""
+    return out.parent if os.access(out.parent, os.W_OK) else None
