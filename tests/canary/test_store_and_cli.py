@@ -18,6 +18,7 @@ from seawall.canary.plant import NoChannel
 from seawall.canary.store import CanaryStore, canary_emails, canary_user_ids
 from seawall.cli.canary import register
 from seawall.core.crypto import fingerprint
+from seawall.core.errors import SeawallError
 from seawall.core.keys import KeyRing
 from seawall.ledger.store import LedgerStore
 from seawall.storage.database import open_database
@@ -158,5 +159,6 @@ def test_listen_on_a_port_in_use_exits_with_what_to_do(tmp_path: Path) -> None:
     finally:
         holder.close()
     assert result.exit_code == 1  # at once, not when a signal comes
-    assert "cannot listen on" in result.stderr
-    assert "canary.smtp_listen" in result.stderr
+    assert isinstance(result.exception, SeawallError)  # `seawall` prints it as one line
+    assert "cannot listen on" in str(result.exception)
+    assert "canary.smtp_listen" in str(result.exception)

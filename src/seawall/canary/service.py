@@ -31,7 +31,7 @@ from seawall.canary.plant import plant
 from seawall.canary.probe import PROBE_HOLD
 from seawall.canary.smtp import IDLE_TIMEOUT, MAX_BYTES, AddressBook, TripwireHandler, start_smtp
 from seawall.canary.store import CanaryStore
-from seawall.core.errors import describe
+from seawall.core.errors import SeawallError, describe
 from seawall.gateway.runtime import Runtime
 
 log = logging.getLogger("seawall.canary")
@@ -131,13 +131,14 @@ class CanaryService:
                 timeout=self.smtp_timeout,
             )
         except OSError as exc:
-            log.error(
-                "canary SMTP tripwire cannot listen on %s (%s); fix canary.smtp_listen "
-                "or stop what holds the port",
-                canary.smtp_listen,
-                exc.strerror,
+            # Logged for the gateway, where this task's failure is not shown until
+            # shutdown; raised as a user-facing error for `seawall canary listen`.
+            message = (
+                f"canary SMTP tripwire cannot listen on {canary.smtp_listen} "
+                f"({exc.strerror or exc}); fix canary.smtp_listen or stop what holds the port"
             )
-            raise
+            log.error("%s", message)
+            raise SeawallError(message) from exc
         log.info("canary SMTP tripwire on %s for @%s", canary.smtp_listen, canary.domain)
         self.smtp_listening = True
         try:

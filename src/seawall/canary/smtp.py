@@ -265,7 +265,7 @@ class TripwireSMTP(SMTP):
         self._timed_out = True  # aiosmtpd closes an idle connection here
         super()._timeout_cb()  # type: ignore[no-untyped-call]
 
-    def _report(self, probes: list[Probe], ended: str) -> asyncio.Task[None]:
+    def _report(self, probes: list[Probe], ended: str | None) -> asyncio.Task[None]:
         return self.tripwire.probes.report(probes, self._peer, ended, self.watch.rcpts)
 
     async def _end_transaction(self, ended: str) -> None:
@@ -288,8 +288,7 @@ class TripwireSMTP(SMTP):
             probe = probe_from(
                 canary, command, arg or "", time.time(), mail_from, self.session.host_name
             )
-            recording = self.tripwire.probes.report([probe], self._peer, None, self.watch.rcpts)
-            await asyncio.shield(recording)
+            await asyncio.shield(self._report([probe], None))
 
     @_help("RSET")
     async def smtp_RSET(self, arg: str) -> None:

@@ -135,13 +135,7 @@ def register(app: typer.Typer) -> None:
             await asyncio.gather(*tasks)
 
         try:
-            asyncio.run(main())
-        except OSError as exc:  # the port: already in use, or not ours to bind
-            err.print(
-                f"[red]error:[/] cannot listen on {listen_at} ({exc.strerror or exc}); "
-                "free the port or set canary.smtp_listen to another one."
-            )
-            raise typer.Exit(1) from None
+            asyncio.run(main())  # a port it cannot bind is a SeawallError: one line, exit 1
         finally:
             rt.close()
 
