@@ -110,9 +110,9 @@ def _local_start(text: str, start: int, at: int) -> int:
     not a valid one (over 64 octets, ``..``), the address is its ASCII tail, as it was
     before internationalised addresses were admitted: never nothing at all."""
     start = _trimmed(text, start, at)
-    if _local_ok(text[start:at]):
-        return start
     local = text[start:at]
+    if _local_ok(local):
+        return start
     if local.isascii():
         return -1
     tail = start + max(i for i, ch in enumerate(local) if not ch.isascii()) + 1
