@@ -3,6 +3,7 @@ real client against the real tripwire, as a list verifier does before mailing.""
 
 from __future__ import annotations
 
+import inspect
 import smtplib
 import socket
 import time
@@ -11,8 +12,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from seawall.canary.model import Canary
+from seawall.canary.smtp import TripwireSMTP
 from seawall.canary.store import CanaryStore
 from seawall.incident.store import IncidentStore
 from seawall.sink.server import free_port
@@ -134,6 +137,18 @@ def test_an_idle_connection_times_out_into_a_probe(canary_stack: CanaryStack) ->
     assert alert["evidence"]["ended"] == "timeout"
 
 
+def test_aiosmtpd_still_times_out_through_the_private_hook_the_tripwire_overrides() -> None:
+    # TripwireSMTP overrides aiosmtpd's private ``SMTP._timeout_cb`` (1.4 has no public
+    # timeout hook). Should an upgrade rename it, the override would silently never run
+    # and timed-out probes would read "dropped": fail here, by name, instead.
+    hook = getattr(SMTP, "_timeout_cb", None)
+    assert callable(hook), "aiosmtpd.smtp.SMTP._timeout_cb is gone: see TripwireSMTP"
+    assert "self._timeout_cb" in inspect.getsource(SMTP._reset_timeout), (
+        "aiosmtpd's idle timer no longer calls SMTP._timeout_cb: see TripwireSMTP"
+    )
+    assert TripwireSMTP._timeout_cb is not SMTP._timeout_cb
+
+
 def test_a_transaction_kept_open_cannot_postpone_the_probe(canary_stack: CanaryStack) -> None:
     # NOOPs keep the connection from timing out; the probe fires at PROBE_HOLD anyway,
     # and a message sent after that is still alerted as mail.
@@ -242,6 +257,23 @@ def test_a_probe_still_open_at_shutdown_is_recorded_and_alerted(canary_stack: Ca
     (alert,) = alerts(s, "probe")
     assert alert["evidence"]["ended"] == "shutdown"
     assert [h.evidence["ended"] for h in s.store.hits(canary.id)] == ["shutdown"]
+
+
+def test_every_connection_open_at_shutdown_is_closed_and_its_probe_recorded(
+    canary_stack: CanaryStack,
+) -> None:
+    s = canary_stack
+    canaries = [canary for canary, _ in s.mint("crm", 3)]
+    clients = [probed(s, canary) for canary in canaries]
+    try:
+        s.stop()
+    finally:
+        for client in clients:
+            client.close()
+    hits = s.store.hits()
+    assert sorted(h.canary_id for h in hits) == sorted(c.id for c in canaries)
+    assert {h.evidence["ended"] for h in hits} == {"shutdown"}
+    assert {a["canary"] for a in alerts(s, "probe")} == {c.id for c in canaries}
 
 
 def test_help_lists_what_a_stock_aiosmtpd_lists(canary_stack: CanaryStack) -> None:
