@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,7 @@ class CanaryService:
         max_mail_bytes: int = MAX_BYTES,
         probe_hold: float = PROBE_HOLD,
         smtp_timeout: float = IDLE_TIMEOUT,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.runtime = runtime
         self.store = CanaryStore(runtime.db)
@@ -69,6 +71,7 @@ class CanaryService:
             smtp=runtime.config.smtp,
             interval=summary_interval,
             transport=transport,
+            clock=clock,
         )
         self.book = AddressBook(self.store.list, self.store.by_email)
         self.max_mail_bytes = max_mail_bytes
