@@ -115,3 +115,28 @@ def test_parallel_scan_writes_what_the_serial_scan_writes(monkeypatch: pytest.Mo
         for fs in SCANNER.scan_lines(TEXTS[:1500])
     ]
     assert [r["findings"] for r in records[:1500]] == expected
+
+
+@pytest.mark.parametrize("limit", [32 << 20, 3000])
+def test_lines_seen_before_are_reported_as_when_first_seen(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeated lines come from ``seawall scan``'s memory of the lines it scanned, also
+    when that memory is full and starts over mid-block, and per choice of entities."""
+    monkeypatch.setattr(cli._Seen, "LIMIT", limit)
+    monkeypatch.setattr(cli._Seen, "_current", None)
+    monkeypatch.setattr(cli, "_CHUNK_BYTES", 4096)  # many blocks
+    monkeypatch.setattr(cli, "_PARALLEL_MIN_CHUNKS", 10**9)
+    texts = TEXTS[:400] * 3 + TEXTS[200:600]
+    data = ("\n".join(texts) + "\n").encode()
+    for entities in (None, frozenset({"PHONE_NUMBER"}), None):
+        out = io.BytesIO()
+        found = cli.run_scan(io.BytesIO(data), out, entities)
+        records = [json.loads(line) for line in out.getvalue().splitlines()]
+        expected = [
+            [{"entity": f.entity, "start": f.start, "end": f.end} for f in fs]
+            for fs in SCANNER.scan_lines(texts, entities)
+        ]
+        assert [r["findings"] for r in records] == expected
+        assert [r["line"] for r in records] == list(range(1, len(texts) + 1))
+        assert found == sum(map(len, expected))
