@@ -158,6 +158,12 @@ def views(text: str) -> list[View]:
     return result
 
 
+def may_hold_base64(text: str) -> bool:
+    """Whether ``base64_values(text)`` can find anything: a C-level search that spares
+    the call for the many query strings whose values are short."""
+    return _B64_VALUE.search(text) is not None
+
+
 def base64_values(text: str) -> list[tuple[int, int, str]]:
     """URL parameter values that are base64 (or base64url) of readable text.
 

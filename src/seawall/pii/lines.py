@@ -24,7 +24,7 @@ from operator import add
 from typing import TYPE_CHECKING
 
 from seawall.pii.backends import HyperscanBackend
-from seawall.pii.decoding import View, mask, views
+from seawall.pii.decoding import View, mask, may_hold_base64, views
 from seawall.pii.detectors import DETECTORS
 
 if TYPE_CHECKING:
@@ -63,13 +63,18 @@ def spans_of_lines(
         line = lines[i]
         if i in long_lines or not triggered(line):
             continue
+        if "%" not in line and "&" not in line and "+" not in line:
+            # Only "=": no decoded view, and base64 values only if one is shaped so.
+            if may_hold_base64(line):
+                base64_lines.append((i, [View(line)]))
+            continue
         line_views = views(line)
         for view in line_views[1:]:
             if "\n" in view.text:  # an encoded newline: this view goes alone
                 scanner.detect(view, entities, found.setdefault(i, []))
             else:
                 decoded.append((i, view))
-        if "=" in line:
+        if "=" in line and any(may_hold_base64(view.text) for view in line_views[:2]):
             base64_lines.append((i, line_views[:2]))
     if decoded:
         texts = [view.text for _, view in decoded]
