@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from seawall.incident.dircache import DirectoryCache, stage_keyed
 from seawall.incident.keyed import fingerprint_params, fingerprint_sql, register_sql
 from seawall.incident.leaked import _lit, _x
 from seawall.incident.risk import risk_tier
@@ -96,17 +97,24 @@ def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[
         yield chunk
 
 
-def stage_fingerprints(con: Any, ledger_key: bytes, canary_user_ids: Iterable[str]) -> None:
+def stage_fingerprints(
+    con: Any,
+    ledger_key: bytes,
+    canary_user_ids: Iterable[str],
+    cache: DirectoryCache | None = None,
+) -> None:
     """``dir``: each directory user's subject fingerprint, org and role; ``orgfp``: each
-    directory org's fingerprint; ``canary``: the canaries' fingerprints."""
+    directory org's fingerprint; ``canary``: the canaries' fingerprints. The users'
+    fingerprints come from ``cache`` when it holds them for this directory and key."""
     params = fingerprint_params(ledger_key)
+    value = (f"unhex({fingerprint_sql('user_id')})", params)
+    stage_keyed(con, cache, "dir_fp", "fingerprints", ledger_key, value)
     _x(
         con,
-        f"""CREATE OR REPLACE TEMP TABLE dir AS SELECT user_id,
-          unhex({fingerprint_sql("user_id")}) AS fp, org_id, role, country
-        FROM people""",
-        params,
+        """CREATE OR REPLACE TEMP TABLE dir AS SELECT p.user_id, f.v AS fp, p.org_id, p.role,
+          p.country FROM people p POSITIONAL JOIN dir_fp f""",
     )
+    _x(con, "DROP TABLE dir_fp")
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE orgfp AS SELECT org_id,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seawall.incident.dircache import DirectoryCache, stage_keyed
 from seawall.incident.directory import Person
 from seawall.incident.errors import LeakedFileError
 from seawall.incident.frame import SEP, connect, load_columns
@@ -167,10 +168,13 @@ def classify(
     fmt: str | None = None,
     outcomes: Path | None = None,
     keep_hits: bool = True,
+    cache: DirectoryCache | None = None,
+    vendor: str = "vendor",
 ) -> MatchResult:
     """``match_file`` on a DuckDB connection where the directory is table ``people``;
     leaves the people the file shows in table ``hits`` (and, with ``keep_hits``, in
-    ``MatchResult.hits`` too)."""
+    ``MatchResult.hits`` too). ``cache``: where the directory's pseudonyms for
+    ``vendor`` (key ``vendor_key``) are kept between runs."""
     import duckdb
 
     try:
@@ -189,10 +193,10 @@ def classify(
     result = MatchResult(leaked, columns)
     canaries = set(canary_user_ids)
     _stage_directory(con, canaries)
-    _stage_pseudonyms(con, canaries, vendor_key)
+    _stage_pseudonyms(con, vendor_key, cache, vendor)
     _classify(con, canary_domain)
     # The file's records are in ``res`` now: free DuckDB's memory for what follows.
-    drop_tables(con, "r", "leak", "leak_rn", "lines")
+    drop_tables(con, "r", "leak", "leak_rn", "lines", "pseudo", "dir_email")
     if lookup is not None:
         result.fingerprint_skipped = _fingerprint_stage(con, ledger_key, lookup)
     _collect(con, result, ledger_key, keep_hits)
@@ -249,18 +253,26 @@ def _stage_directory(con: Any, canaries: set[str]) -> None:
         con.executemany("INSERT INTO m_canary VALUES (?)", [[c] for c in sorted(canaries)])
 
 
-def _stage_pseudonyms(con: Any, canaries: set[str], vendor_key: bytes) -> None:
-    """The vendor's pseudonym of every directory and canary id the file shows, in
-    DuckDB: ``core.crypto.pseudonym`` (HMAC of the id as is, not normalised)."""
+def _stage_pseudonyms(
+    con: Any, vendor_key: bytes, cache: DirectoryCache | None, vendor: str
+) -> None:
+    """``pseudo``: the vendor's pseudonym of every directory and canary id:
+    ``core.crypto.pseudonym`` (HMAC of the id as is, not normalised), computed in
+    DuckDB, the directory's from ``cache`` when it holds them for this key."""
+    pseudonym = "'sw_' || left(sha256($2::BLOB || unhex(sha256($1::BLOB || encode(user_id)))), 32)"
+    params = fingerprint_params(vendor_key)
+    stage_keyed(con, cache, "dir_ps", f"pseudonyms-{vendor}", vendor_key, (pseudonym, params))
+    # Every id's: filtering by the ids the file shows cost a scan of its records (~1 s
+    # of CPU on ten million), more than the larger hash table costs the join.
+    # A canary that is also in the directory is paired once, as by a UNION.
     _x(
         con,
-        """CREATE OR REPLACE TEMP TABLE pseudo AS SELECT p, user_id FROM (
-          SELECT 'sw_' || left(sha256($2::BLOB || unhex(sha256($1::BLOB || encode(user_id)))),
-            32) AS p, user_id
-          FROM (SELECT user_id FROM people UNION SELECT user_id FROM m_canary))
-        WHERE p IN (SELECT id FROM r WHERE id LIKE 'sw\\_%' ESCAPE '\\')""",
-        fingerprint_params(vendor_key),
+        f"""INSERT INTO dir_ps SELECT user_id, {pseudonym} FROM m_canary c
+        WHERE NOT EXISTS (SELECT 1 FROM people d WHERE d.user_id = c.user_id)""",
+        params,
     )
+    _x(con, "ALTER TABLE dir_ps RENAME v TO p")
+    _x(con, "ALTER TABLE dir_ps RENAME TO pseudo")
 
 
 # ``res`` holds a record's outcome and method as ENUMs, a byte each instead of a string:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from seawall.core.config import Config
 from seawall.core.errors import ConfigError
 from seawall.core.keys import KeyRing
+from seawall.incident.dircache import DirectoryCache
 from seawall.incident.directory import stage_directory, stage_people
 from seawall.incident.frame import SEP, build_scope, connect, load_columns, stage_fingerprints
 from seawall.incident.leaked import _x
@@ -136,7 +137,7 @@ def run_scope(
                 _carry_hits(con, store, incident_id)
             else:
                 _stage_hits(con, hits)
-            stage_fingerprints(con, ledger_key, canaries)
+            stage_fingerprints(con, ledger_key, canaries, DirectoryCache.for_config(config))
         people = int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
         categories, reader = stage_ledger(
             con, db, incident.vendor, start, end, arrow=arrow_ledger, early=ledger_read
@@ -272,7 +273,8 @@ def run_match(
         con = connect(Path(tmp), MATCH_MEMORY)
         try:
             _stage_people(con, config)
-            stage_fingerprints(con, keys.ledger_key(), canaries)
+            cache = DirectoryCache.for_config(config)
+            stage_fingerprints(con, keys.ledger_key(), canaries, cache)
             result = classify(
                 con,
                 path,
@@ -285,6 +287,8 @@ def run_match(
                 fmt=fmt,
                 outcomes=outcomes,
                 keep_hits=False,
+                cache=cache,
+                vendor=incident.vendor,
             )
             summary = result.summary()
             store.add_timeline(
