@@ -170,9 +170,10 @@ _LINE = b'{"line":%d,"findings":[%s]}\n'
 
 class _Seen:
     """The findings of the lines this process has scanned (JSON bytes by line text),
-    for one choice of entities; bounded in characters (``LIMIT``), then it starts over."""
+    for one choice of entities.  Bounded in characters (``LIMIT``: some 40 MB for
+    lines of analytics length, keys and entries), then it starts over."""
 
-    LIMIT = 32 << 20
+    LIMIT = 8 << 20
     _current: "_Seen | None" = None
 
     def __init__(self, entities: frozenset[str] | None) -> None:
