@@ -161,23 +161,25 @@ def read_directory(config: Config) -> Iterator[Person]:
 _STAGED = ", ".join(f"{c} VARCHAR" for c in COLUMNS)
 
 
-def stage_directory(con: Any, config: Config) -> int:
+def stage_directory(con: Any, config: Config, needed: Iterable[str] = COLUMNS) -> int:
     """The configured directory as DuckDB table ``people`` (one row per user id, the
-    last one when ids repeat, as ``read_directory`` into a dict); the row count."""
+    last one when ids repeat, as ``read_directory`` into a dict); the row count.
+    ``needed``: the columns the caller reads; a CSV directory's others are left NULL
+    (not trimmed and kept for nothing)."""
     d = config.directory
     if isinstance(d, CsvDirectory):
-        return stage_csv_directory(con, config.path(d.path))
+        return stage_csv_directory(con, config.path(d.path), needed)
     return stage_people(con, read_directory(config))
 
 
-def stage_csv_directory(con: Any, path: Path) -> int:
+def stage_csv_directory(con: Any, path: Path, needed: Iterable[str] = COLUMNS) -> int:
     """A CSV directory as table ``people``, read by DuckDB itself (a million people in
     a fraction of a second); when DuckDB cannot read it (ragged rows, bad encoding),
     the Python reader does, and says what is wrong."""
     import duckdb
 
     try:
-        return _stage_csv(con, path)
+        return _stage_csv(con, path, frozenset(needed) | set(REQUIRED))
     except duckdb.Error:
         return stage_people(con, read_csv_directory(path))
 
@@ -191,7 +193,7 @@ def stage_people(con: Any, people: Iterable[Person]) -> int:
     return _dedupe(con, "people_raw")
 
 
-def _stage_csv(con: Any, path: Path) -> int:
+def _stage_csv(con: Any, path: Path, needed: frozenset[str]) -> int:
     from seawall.incident.keyed import trim_sql
     from seawall.incident.leaked import _lit, _q, _x
 
@@ -204,7 +206,9 @@ def _stage_csv(con: Any, path: Path) -> int:
     cols = ", ".join(f"{_q(h)}: 'VARCHAR'" for h in header)
     parts = []
     for c in COLUMNS:
-        value = f"nullif({trim_sql(_q(names[c]))}, '')" if c in names else "NULL::VARCHAR"
+        value = "NULL::VARCHAR"
+        if c in names and c in needed:
+            value = f"nullif({trim_sql(_q(names[c]))}, '')"
         parts.append(f"upper({value}) AS country" if c == "country" else f"{value} AS {c}")
     _x(
         con,

@@ -55,10 +55,14 @@ def _check_vendor(config: Config, incident: Incident) -> None:
         )
 
 
+# The directory columns scope and match read (names and locales are for notices).
+_NEEDED = ("user_id", "email", "org_id", "role", "country")
+
+
 def _stage_people(con: Any, config: Config) -> int:
     if config.directory is None:
         return stage_people(con, [])
-    return stage_directory(con, config)
+    return stage_directory(con, config, _NEEDED)
 
 
 _HITS = ("user_id", "subject", "ff", "hc", "canary")
