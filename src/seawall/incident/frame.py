@@ -293,13 +293,21 @@ def _file_side(con: Any, strs: _Strings) -> None:
     (``ff``) and categories (``hc``) and whether the fields name an org."""
     ffs = _raw_ids(con, "hits", "ff", "hit_ff")
     hcs = _raw_ids(con, "hits", "hc", "hit_hc")
+    # Nearly every subject is one hit (a user is matched, or a canary): only subjects
+    # with several pay for lists of distinct ids; the others pass as they are.
     _x(
         con,
         """CREATE OR REPLACE TEMP TABLE hs0 AS
-        SELECT h.subject, min(h.user_id) AS user_id, bool_or(h.canary) AS canary,
-          list_sort(list_distinct(list(f.rid))) AS fr, list_sort(list_distinct(list(c.rid))) AS cr
-        FROM hits h JOIN hit_ff f ON f.raw = h.ff JOIN hit_hc c ON c.raw = h.hc
-        GROUP BY h.subject""",
+        WITH x AS MATERIALIZED (
+          SELECT h.subject, h.user_id, h.canary, f.rid AS f, c.rid AS c
+          FROM hits h JOIN hit_ff f ON f.raw = h.ff JOIN hit_hc c ON c.raw = h.hc),
+        several AS MATERIALIZED (SELECT subject FROM x GROUP BY subject HAVING count(*) > 1)
+        SELECT subject, user_id, canary, [f] AS fr, [c] AS cr
+        FROM x ANTI JOIN several s ON s.subject = x.subject
+        UNION ALL
+        SELECT x.subject, min(user_id), bool_or(canary), list_sort(list_distinct(list(f))),
+          list_sort(list_distinct(list(c)))
+        FROM x SEMI JOIN several s ON s.subject = x.subject GROUP BY x.subject""",
     )
     rows = []
     for fr, cr in con.execute("SELECT DISTINCT fr, cr FROM hs0").fetchall():
