@@ -126,12 +126,7 @@ class DirectoryCache:
         returns "hit" or "built" (or "unused" when the folder is not writable)."""
         path = self.folder / f"{kind}.parquet"
         kid = key_id(key)
-        if self._valid(con, path, kid):
-            _x(
-                con,
-                f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT p.user_id, c.v
-                FROM people p POSITIONAL JOIN read_parquet({_lit(str(path))}) c""",
-            )
+        if self._read(con, table, path, kid):
             return "hit"
         sql, params = value
         _x(
@@ -140,6 +135,27 @@ class DirectoryCache:
             params,
         )
         return "built" if self._write(con, table, path, kid) else "unused"
+
+    def _read(self, con: Any, table: str, path: Path, kid: str) -> bool:
+        """``table`` from the file at ``path`` when it is valid. Checked and read
+        through a link of its own: another process replacing the file meanwhile (for
+        another directory or key) cannot swap it between the check and the read."""
+        pinned = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.read")
+        try:
+            os.link(path, pinned)
+        except OSError:
+            return False  # absent (or a file system without links): rebuilt
+        try:
+            if not self._valid(con, pinned, kid):
+                return False
+            _x(
+                con,
+                f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT p.user_id, c.v
+                FROM people p POSITIONAL JOIN read_parquet({_lit(str(pinned))}) c""",
+            )
+            return True
+        finally:
+            pinned.unlink(missing_ok=True)
 
     def _valid(self, con: Any, path: Path, kid: str) -> bool:
         import duckdb
