@@ -35,8 +35,12 @@ from dataclasses import dataclass
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-#: The type descriptions ``_number_type_helper`` tries after the general one.
+#: The type descriptions ``_number_type_helper`` tries after the general one.  It
+#: names the first that accepts; validity only asks whether any does, so the likeliest
+#: come first here (most numbers are fixed lines or mobiles: nine pattern matches
+#: fewer for them).
 _TYPES = (
+    "fixed_line",
     "premium_rate",
     "toll_free",
     "shared_cost",
@@ -45,7 +49,6 @@ _TYPES = (
     "pager",
     "uan",
     "voicemail",
-    "fixed_line",
 )
 _NON_GEOGRAPHIC = "001"
 
@@ -87,7 +90,7 @@ def _desc(metadata: PhoneMetadata, name: str) -> _Desc | None:
 
 
 def _region(metadata: PhoneMetadata) -> _Region:
-    names = _TYPES if metadata.same_mobile_and_fixed_line_pattern else (*_TYPES, "mobile")
+    names = _TYPES if metadata.same_mobile_and_fixed_line_pattern else ("mobile", *_TYPES)
     types = tuple(d for d in (_desc(metadata, name) for name in names) if d is not None)
     leading = metadata.leading_digits
     prefix = metadata.national_prefix_for_parsing
