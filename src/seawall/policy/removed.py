@@ -77,13 +77,17 @@ class Leaks:
     base64 anywhere in it (an invite token, a state blob): ``encoded`` holds each
     value's base64 at the three byte alignments, searched as plain substrings."""
 
-    __slots__ = ("anchors", "digits", "encoded", "groups")
+    __slots__ = ("anchors", "clean", "digits", "encoded", "groups")
 
     def __init__(self, known: Sequence[str]) -> None:
         self.groups = anchored(list(dict.fromkeys(v for k in known for v in spellings(k))))
         self.anchors = tuple(anchor for anchor, _ in self.groups)
         self.digits = any(k.isdigit() for k in known)
         self.encoded = tuple(dict.fromkeys(n for k in known for n in base64_needles(k)))
+        # Outputs already found free of these values (see ``may_hide``). Unused when a
+        # needle holds the separator: it could then match across two joined outputs.
+        needles = (n for _, spelled in self.groups for n in spelled)
+        self.clean: set[str] | None = None if any("\x00" in n for n in needles) else set()
 
     @classmethod
     def cached(cls, known: tuple[str, ...]) -> Leaks:
@@ -170,6 +174,24 @@ class Leaks:
                 if len(inner) >= _MAX_TEXTS:
                     return True  # too many to join: the exact check walks all of them
                 texts.extend(inner)
+        clean = self.clean
+        if clean is not None and texts:
+            # A user's events repeat most of their outputs (event names, browsers,
+            # pages): those found clean before are not searched again, and only the
+            # rest is joined. Exact for the outputs remembered (_INERT): ASCII text that
+            # no decoding, folding or escape changes searches alone as it does joined.
+            texts = [text for text in texts if text not in clean]
+            if not texts:
+                return False
+            if self._joined(texts):
+                return True
+            if len(clean) >= _MAX_CLEAN:
+                clean.clear()
+            clean.update([text for text in texts if _INERT.fullmatch(text)])
+            return False
+        return self._joined(texts)
+
+    def _joined(self, texts: list[str]) -> bool:
         if not texts:
             return False
         # One search over all of them: the separator is neither a hex digit nor part of
@@ -189,6 +211,11 @@ class Leaks:
 
 
 _LEAKS: dict[tuple[str, ...], Leaks] = {}
+_MAX_CLEAN = 1024  # outputs remembered clean per set of removed values; cleared when full
+# Text searched the same alone and inside the joined outputs: ASCII (folding and
+# normalising change nothing), nothing percent, '+' or an entity decodes (no ';': an
+# entity begun in another output could end in it), no JSON escape, no URL parameters.
+_INERT = re.compile(r"[^\x00%&+;?\\\x80-\U0010ffff]*")
 
 
 def _decoded(text: str) -> str:
