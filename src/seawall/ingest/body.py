@@ -124,7 +124,9 @@ def parse_form(body: bytes) -> dict[str, bytes]:
     the slowest step of a request.
     """
     form: dict[str, bytes] = {}
-    pairs = body.split(b"&")
+    # mixpanel-browser's body is one field: a memchr finds no '&' faster than split's
+    # byte-by-byte scan of ~70 KB of base64 finds it.
+    pairs = body.split(b"&") if b"&" in body else [body]
     if len(pairs) > MAX_FORM_FIELDS:
         raise PayloadError(f"form body has more than {MAX_FORM_FIELDS} fields")
     for pair in pairs:
