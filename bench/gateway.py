@@ -157,7 +157,11 @@ def main() -> None:
     script = tmp / "bodies.lua"
     script.write_text(LUA % {"n": n_bodies, "dir": tmp})
     env = {k: v for k, v in os.environ.items() if k != "SEAWALL_CONFIG"}
-    env["PYTHONPATH"] = str(Path(__file__).parent)
+    # The caller's PYTHONPATH stays behind the bench directory, so another checkout's
+    # ``src`` can be measured side by side with this one.
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")) if p
+    )
     workers = str(os.cpu_count() or 2)
     rows: list[tuple[str, float, float, float, int, float]] = []
     for server in args.servers.split(","):
