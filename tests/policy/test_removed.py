@@ -8,7 +8,7 @@ import base64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seawall.policy.removed import Leaks
+from seawall.policy.removed import _MAX_CLEAN, Leaks
 
 KNOWN = ("José Müller", "ada.lovelace@example.com", "user-004217")
 
@@ -80,3 +80,11 @@ def test_outputs_seen_clean_are_not_searched_again() -> None:
     assert leaks.clean == {"Clicked", "/pricing"}  # '?' (URL parameters): never remembered
     assert leaks.may_hide(["Clicked", "ada.lovelace@example.com"], [])
     assert "ada.lovelace@example.com" not in (leaks.clean or set())
+
+
+def test_the_outputs_remembered_stay_bounded() -> None:
+    leaks = Leaks(["ada.lovelace@example.com"])
+    for i in range(500):  # every event brings its own id
+        assert not leaks.may_hide(["Clicked", f"id-{i:08x}"], [])
+        assert leaks.clean is not None
+        assert len(leaks.clean) <= _MAX_CLEAN

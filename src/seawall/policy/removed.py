@@ -211,7 +211,9 @@ class Leaks:
 
 
 _LEAKS: dict[tuple[str, ...], Leaks] = {}
-_MAX_CLEAN = 1024  # outputs remembered clean per set of removed values; cleared when full
+# Outputs remembered clean per finder (a user's: ~20 repeat, and each event adds its own
+# ids), cleared when full: one full search then, and memory stays bounded per finder.
+_MAX_CLEAN = 64
 # Text searched the same alone and inside the joined outputs: ASCII (folding and
 # normalising change nothing), nothing percent, '+' or an entity decodes (no ';': an
 # entity begun in another output could end in it), no JSON escape, no URL parameters.
