@@ -52,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/pii.py
 
 clean:
-	rm -rf $(VENV) .seawall seawall.db* tests/browser/node_modules
+	rm -rf $(VENV) .seawall seawall.db* examples/.seawall examples/seawall.db* tests/browser/node_modules

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load
+from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load, open_recorded
 
 __all__ = ["register"]
 
@@ -144,10 +144,9 @@ def register(app: typer.Typer) -> None:
         """Each canary: vendor, planted and last refreshed, channels, hits (probes of its
         address, checked over SMTP without a mail, counted apart as "probe")."""
         from seawall.canary.store import CanaryStore
-        from seawall.storage.database import open_database
 
         cfg = load(config)
-        db = open_database(cfg.database_url())
+        db = open_recorded(cfg)
         try:
             store = CanaryStore(db)
             canaries, counts = store.list(), store.hit_counts()

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load
+from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load, open_recorded
 from seawall.core.config import Config
 from seawall.core.errors import ConfigError
 from seawall.incident.store import TRIGGERS, IncidentStore
@@ -51,8 +51,10 @@ def _when(ts: float | None) -> str:
 
 
 @contextmanager
-def _db(cfg: Config) -> Iterator[Database]:
-    db = open_database(cfg.database_url())
+def _db(cfg: Config, *, first: bool = False) -> Iterator[Database]:
+    """``first``: the command may be the first to write (``open``), so it may create the
+    database; every other command needs the one the gateway records into."""
+    db = open_database(cfg.database_url()) if first else open_recorded(cfg)
     try:
         yield db
     finally:
@@ -111,7 +113,7 @@ def register(app: typer.Typer) -> None:
             )
         if trigger not in TRIGGERS:
             raise typer.BadParameter(f"use one of {', '.join(TRIGGERS)}", param_hint="--trigger")
-        with _db(cfg) as db:
+        with _db(cfg, first=True) as db:
             inc = IncidentStore(db).open(
                 vendor,
                 title=title,

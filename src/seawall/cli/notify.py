@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load
+from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load, open_recorded
 from seawall.core.config import Config, Smtp
 from seawall.core.errors import ConfigError, SeawallError
 from seawall.incident.directory import read_directory
@@ -27,7 +27,7 @@ from seawall.notify.errors import NotifyError
 from seawall.notify.render import Renderer, notice_context
 from seawall.notify.store import NotifyStore
 from seawall.notify.wave import plan_wave
-from seawall.storage.database import Database, open_database
+from seawall.storage.database import Database
 
 AudienceOption = Annotated[
     str,
@@ -59,7 +59,7 @@ def _people(cfg: Config) -> list[Person]:
 
 
 def _open(cfg: Config) -> Database:
-    return open_database(cfg.database_url())
+    return open_recorded(cfg)
 
 
 def _print_status(out: Console, doc: dict[str, object]) -> None:

@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load
+from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load, open_recorded
 from seawall.core.config import Config
 from seawall.core.errors import ConfigError
 from seawall.outbox.store import SqlOutbox
-from seawall.storage.database import Database, open_database
+from seawall.storage.database import Database
 
 
 def _when(ts: float | None) -> str:
@@ -24,7 +24,7 @@ def _when(ts: float | None) -> str:
 
 
 def _open(cfg: Config) -> Database:
-    return open_database(cfg.database_url())
+    return open_recorded(cfg)
 
 
 def _vendor(cfg: Config, name: str) -> None:

@@ -1,0 +1,67 @@
+"""Commands that read or steer what the gateway recorded refuse a database that does
+not exist, instead of creating an empty one (and a fresh ledger key) and answering
+with confidence: run from the wrong folder, `vendors exposure` said "0 subjects" and
+`vendors disable` set a kill switch no gateway reads."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seawall.yaml"
+
+COMMANDS = [
+    ["vendors", "exposure", "mixpanel"],
+    ["vendors", "disable", "mixpanel"],
+    ["vendors", "list"],
+    ["incident", "list"],
+    ["incident", "scope", "1"],
+    ["notify", "status", "1"],
+    ["canary", "status"],
+]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "seawall.yaml"
+    shutil.copy(EXAMPLE, path)
+    return path
+
+
+def _seawall(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "seawall", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _created(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+def test_a_missing_database_is_an_error_and_nothing_is_created(
+    config: Path, command: list[str]
+) -> None:
+    result = _seawall(*command, "-c", str(config))
+    assert result.returncode != 0
+    assert "no Seawall database at" in result.stderr
+    assert "--config" in result.stderr  # says what to do
+    assert "Traceback" not in result.stderr
+    assert _created(config.parent) == ["seawall.yaml"]  # no database, no key
+
+
+def test_opening_an_incident_may_create_the_database_then_the_rest_works(config: Path) -> None:
+    opened = _seawall("incident", "open", "--vendor", "mixpanel", "-c", str(config))
+    assert opened.returncode == 0, opened.stderr
+    listed = _seawall("incident", "list", "--json", "-c", str(config))
+    assert listed.returncode == 0, listed.stderr
+    exposure = _seawall("vendors", "exposure", "mixpanel", "-c", str(config))
+    assert exposure.returncode == 0, exposure.stderr
