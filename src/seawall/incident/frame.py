@@ -103,18 +103,14 @@ def stage_fingerprints(
     canary_user_ids: Iterable[str],
     cache: DirectoryCache | None = None,
 ) -> None:
-    """``dir``: each directory user's subject fingerprint, org and role; ``orgfp``: each
+    """``dir``: each directory user's subject fingerprint (user_id, fp; org, role and
+    country are read from ``people`` where needed, not copied); ``orgfp``: each
     directory org's fingerprint; ``canary``: the canaries' fingerprints. The users'
     fingerprints come from ``cache`` when it holds them for this directory and key."""
     params = fingerprint_params(ledger_key)
     value = (f"unhex({fingerprint_sql('user_id')})", params)
-    stage_keyed(con, cache, "dir_fp", "fingerprints", ledger_key, value)
-    _x(
-        con,
-        """CREATE OR REPLACE TEMP TABLE dir AS SELECT p.user_id, f.v AS fp, p.org_id, p.role,
-          p.country FROM people p POSITIONAL JOIN dir_fp f""",
-    )
-    _x(con, "DROP TABLE dir_fp")
+    stage_keyed(con, cache, "dir", "fingerprints", ledger_key, value)
+    _x(con, "ALTER TABLE dir RENAME v TO fp")
     _x(
         con,
         f"""CREATE OR REPLACE TEMP TABLE orgfp AS SELECT org_id,
