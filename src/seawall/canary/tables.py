@@ -1,4 +1,4 @@
-"""The canary tables, on the shared ``metadata``; migration 0003 creates exactly this.
+"""The canary tables, on the shared ``metadata``; migrations 0003 and 0007 create them.
 
 Canary identities are invented, so their names, addresses and ids are stored as they
 are (the SMTP tripwire must recognise an address, ``incident match`` a user id). The
@@ -45,3 +45,15 @@ canary_hits = Table(
     Column("evidence", Text, nullable=False),  # JSON, attacker-controlled: data only
 )
 Index("ix_canary_hits_canary", canary_hits.c.canary_id, canary_hits.c.at)
+
+# Alerts a stopping process had not finished sending (a webhook hanging, say): the next
+# start claims and sends them, so a stop loses no alert. Migration 0007 creates this.
+canary_alerts_owed = Table(
+    "canary_alerts_owed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("canary_id", String(40), nullable=False),
+    Column("vendor", String(100), nullable=False),
+    Column("saved_at", Float, nullable=False),
+    Column("delivery", Text, nullable=False),  # JSON: the alert and what is left to do
+)
