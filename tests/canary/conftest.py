@@ -54,6 +54,11 @@ class Receiver:
     url: str
     bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # While ``hang`` is set, each POST is read, counted in ``held`` and never answered
+    # (nor recorded): a webhook that hangs.
+    hang: threading.Event = field(default_factory=threading.Event)
+    held: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
 
     def json(self, path: str = "/hook") -> list[dict[str, Any]]:
         with self.lock:
@@ -69,6 +74,12 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = orjson.loads(self.rfile.read(length))
+            if rec.hang.is_set():
+                with rec.lock:
+                    rec.held += 1
+                rec.released.wait(120)
+                self.close_connection = True
+                return
             with rec.lock:
                 rec.bodies.append((self.path, body))
             self.send_response(200)
@@ -79,11 +90,13 @@ def receiver() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield rec
     finally:
+        rec.released.set()
         server.shutdown()
         server.server_close()
 

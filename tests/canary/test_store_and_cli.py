@@ -50,6 +50,15 @@ def test_store_contract(db_url: str) -> None:
         assert store.hits(a.id)[0].evidence == {"x": "<b>"}
         assert canary_user_ids(db) == {a.user_id: "crm", b.user_id: "mailer"}
         assert canary_emails(db) == {a.email: "crm", b.email: "mailer"}
+        # Alerts unsent at a stop: saved, then claimed once, oldest first.
+        owed = [
+            (a.id, "crm", {"alert": {"canary": a.id, "evidence": {"x": "<b>"}}, "targets": []}),
+            (b.id, "mailer", {"alert": {"canary": b.id}, "targets": ["0f" * 16]}),
+        ]
+        asyncio.run(store.save_owed(owed[:1], 5.0))
+        asyncio.run(store.save_owed(owed[1:], 6.0))
+        assert asyncio.run(store.take_owed()) == [doc for _, _, doc in owed]
+        assert asyncio.run(store.take_owed()) == []
     finally:
         db.close()
 

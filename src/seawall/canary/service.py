@@ -9,7 +9,9 @@ Both share one ``CanaryService`` per runtime (address book, dispatcher), created
 first use, so a beacon hit and a mail to the same canary are folded together.
 
 At stop the SMTP tripwire closes first (recording the probes of connections still
-open), then the alert loop sends what is left: those probes are alerted too.
+open), then the alert loop sends what is left: those probes are alerted too. What it
+cannot finish sending within a moment (a webhook that hangs) is saved, and sent by the
+next start: the stop is prompt and loses no alert.
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from seawall.canary.mint import Identity
 from seawall.canary.model import Canary, Channel, Hit, HitChannel
-from seawall.canary.tables import canaries, canary_hits
+from seawall.canary.tables import canaries, canary_alerts_owed, canary_hits
 from seawall.core.types import SdkKind
 from seawall.storage.database import Database
 
@@ -164,6 +164,31 @@ class CanaryStore:
             return int(result.scalar_one())
 
         return await self.db.writer.run(job)
+
+    async def save_owed(self, owed: Iterable[tuple[str, str, dict[str, Any]]], at: float) -> None:
+        """Keep alerts this process is stopping before it has sent, as ``(canary id,
+        vendor, delivery)``, for the next start to send."""
+        rows = [
+            {"canary_id": c, "vendor": v, "saved_at": at, "delivery": orjson.dumps(d).decode()}
+            for c, v, d in owed
+        ]
+
+        def job(conn: Connection) -> None:
+            conn.execute(insert(canary_alerts_owed), rows)
+
+        if rows:
+            await self.db.writer.run(job)
+
+    async def take_owed(self) -> builtins.list[dict[str, Any]]:
+        """Claim the saved alerts, oldest first: each row is deleted as it is read, so with
+        several processes starting at once each alert goes to one of them."""
+        owed = canary_alerts_owed.c
+
+        def job(conn: Connection) -> builtins.list[tuple[int, str]]:
+            result = conn.execute(delete(canary_alerts_owed).returning(owed.id, owed.delivery))
+            return sorted((int(i), str(d)) for i, d in result)
+
+        return [orjson.loads(d) for _, d in await self.db.writer.run(job)]
 
     def hits(self, canary_id: str | None = None, limit: int = 1000) -> builtins.list[Hit]:
         query = select(canary_hits).order_by(canary_hits.c.id).limit(limit)
