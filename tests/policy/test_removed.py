@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seawall.policy.removed import _MAX_CLEAN, Leaks
+from seawall.policy import removed
+from seawall.policy.removed import _CLEAN_CHARS, _MAX_CLEAN, Leaks
 
 KNOWN = ("José Müller", "ada.lovelace@example.com", "user-004217")
 
@@ -88,3 +90,32 @@ def test_the_outputs_remembered_stay_bounded() -> None:
         assert not leaks.may_hide(["Clicked", f"id-{i:08x}"], [])
         assert leaks.clean is not None
         assert len(leaks.clean) <= _MAX_CLEAN
+
+
+def test_long_outputs_are_not_remembered_and_one_event_cannot_pass_the_cap() -> None:
+    leaks = Leaks(["ada.lovelace@example.com"])
+    long = "x" * (_CLEAN_CHARS + 1)
+    assert not leaks.may_hide([long, *(f"o{i}" for i in range(3 * _MAX_CLEAN))], [])
+    assert leaks.clean is not None
+    assert long not in leaks.clean
+    assert len(leaks.clean) <= _MAX_CLEAN
+
+
+def test_all_finders_together_stay_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A client sending a new user per event, each with kept strings: the finders are
+    # cached, and their memos must not grow with the number of users.
+    monkeypatch.setattr(removed, "_CLEAN_BUDGET", 64 * 1024)
+    monkeypatch.setattr(removed._spent, "bytes", 0)
+    monkeypatch.setattr(removed, "_LEAKS", {})
+    for user in range(2_000):
+        leaks = Leaks.cached((f"user{user}@example.com",))
+        outputs = [f"{user}-{i}-" + "p" * 150 for i in range(4)]
+        assert not leaks.may_hide(outputs, [])
+    held = sum(
+        len(t) + removed._CLEAN_ENTRY_BYTES
+        for f in removed._LEAKS.values()
+        for t in (f.clean or ())
+    )
+    assert held <= 64 * 1024
+    assert removed._spent.bytes <= 64 * 1024
+    assert any(f.clean for f in removed._LEAKS.values())  # still remembering

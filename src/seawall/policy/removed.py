@@ -185,9 +185,7 @@ class Leaks:
                 return False
             if self._joined(texts):
                 return True
-            if len(clean) >= _MAX_CLEAN:
-                clean.clear()
-            clean.update([text for text in texts if _INERT.fullmatch(text)])
+            _remember_clean(clean, texts)
             return False
         return self._joined(texts)
 
@@ -214,6 +212,48 @@ _LEAKS: dict[tuple[str, ...], Leaks] = {}
 # Outputs remembered clean per finder (a user's: ~20 repeat, and each event adds its own
 # ids), cleared when full: one full search then, and memory stays bounded per finder.
 _MAX_CLEAN = 64
+# Only short outputs are remembered (event names, browsers, paths repeat; long text
+# rarely does), and all finders together hold at most this many bytes, counted as the
+# text plus a set entry's overhead: any SDK client can send a new user with long kept
+# strings on every event, and up to _MAX_CACHED finders are kept.
+_CLEAN_CHARS = 200
+_CLEAN_ENTRY_BYTES = 120
+_CLEAN_BUDGET = 16 * 1024 * 1024
+
+
+class _Spent:
+    """Bytes the memos of all finders hold (an estimate that never undercounts)."""
+
+    __slots__ = ("bytes",)
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+
+_spent = _Spent()
+
+
+def _remember_clean(clean: set[str], texts: list[str]) -> None:
+    """Add the ``texts`` that may be remembered (see ``Leaks.may_hide``) to ``clean``,
+    within the finder's cap and the process-wide budget; when the budget is spent,
+    every finder forgets (one full search each, then the memo fills again)."""
+    fresh = [t for t in texts if len(t) <= _CLEAN_CHARS and _INERT.fullmatch(t)]
+    if not fresh:
+        return
+    if len(clean) + len(fresh) > _MAX_CLEAN:
+        clean.clear()  # its bytes stay counted until the next budget reset: conservative
+        del fresh[_MAX_CLEAN:]
+    cost = sum(map(len, fresh)) + _CLEAN_ENTRY_BYTES * len(fresh)
+    if _spent.bytes + cost > _CLEAN_BUDGET:
+        for leaks in _LEAKS.values():
+            if leaks.clean:
+                leaks.clean.clear()
+        clean.clear()
+        _spent.bytes = 0
+    _spent.bytes += cost
+    clean.update(fresh)
+
+
 # Text searched the same alone and inside the joined outputs: ASCII (folding and
 # normalising change nothing), nothing percent, '+' or an entity decodes (no ';': an
 # entity begun in another output could end in it), no JSON escape, no URL parameters.
