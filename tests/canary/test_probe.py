@@ -4,6 +4,7 @@ real client against the real tripwire, as a list verifier does before mailing.""
 from __future__ import annotations
 
 import inspect
+import logging
 import smtplib
 import socket
 import time
@@ -307,3 +308,16 @@ def test_a_list_checked_in_one_transaction_names_each_vendor(canary_stack: Canar
     assert len({a["incident"] for a in probes}) == 2
     assert {a["evidence"]["rcpts"] for a in probes} == {4}
     assert len(s.store.hits()) == 2
+
+
+def test_the_smtp_library_logs_no_envelope_addresses(
+    canary_stack: CanaryStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = canary_stack
+    ((canary, _),) = s.mint("crm")
+    caplog.set_level(logging.INFO)
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as client:
+        client.sendmail(ATTACKER, [canary.email], b"Subject: hello\r\n\r\nx\r\n")
+    one_alert(s, "hit")
+    assert ATTACKER not in caplog.text
+    assert canary.email not in caplog.text

@@ -245,6 +245,14 @@ class TripwireSMTP(SMTP):
             return
         peer = transport.get_extra_info("peername")
         self._peer = str(peer[0]) if isinstance(peer, tuple) else None
+        if self.tripwire.closing:
+            # Accepted as the tripwire stops: its probes would be recorded after the
+            # alerts were drained, so it is turned away like a full gate.
+            cast(asyncio.WriteTransport, transport).write(
+                b"421 4.3.2 Service shutting down, try again later\r\n"
+            )
+            transport.close()
+            return
         self._admitted = self.gate.enter(self._peer)
         if not self._admitted:
             log.warning("canary SMTP: connection from %s refused, too many open", self._peer)
@@ -260,8 +268,12 @@ class TripwireSMTP(SMTP):
             self._admitted = False
             self.gate.leave(self._peer)
             ended = "timeout" if self._timed_out else "dropped"
-            self.watch.end("shutdown" if self.tripwire.closing else ended)
-            self.tripwire.forget(self)  # after ``end``: its probes are now being recorded
+            try:
+                self.watch.end("shutdown" if self.tripwire.closing else ended)
+            finally:
+                # after ``end``: its probes are now being recorded; and even when ``end``
+                # failed, ``close`` must not wait for this connection
+                self.tripwire.forget(self)
         super().connection_lost(error)
 
     def close(self) -> None:
@@ -401,6 +413,10 @@ async def start_smtp(
     timeout: float = IDLE_TIMEOUT,
 ) -> asyncio.Server:
     """Bind the tripwire on ``host:port``."""
+    # aiosmtpd logs every peer address, MAIL FROM and RCPT TO at INFO: what an attacker
+    # sends, possibly someone's real address, and noise in every log. The hit and probe
+    # records keep what an investigation needs; its warnings and errors still show.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     host, _, port = listen.rpartition(":")
     loop = asyncio.get_running_loop()
     # reuse_port: with `seawall serve --workers N` every process listens on the port
