@@ -16,7 +16,6 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seawall.yaml"
 
 COMMANDS = [
     ["vendors", "exposure", "mixpanel"],
-    ["vendors", "disable", "mixpanel"],
     ["vendors", "list"],
     ["incident", "list"],
     ["incident", "scope", "1"],
@@ -52,7 +51,7 @@ def test_a_missing_database_is_an_error_and_nothing_is_created(
 ) -> None:
     result = _seawall(*command, "-c", str(config))
     assert result.returncode != 0
-    assert "no Seawall database at" in result.stderr
+    assert "no Seawall database at" in " ".join(result.stderr.split())
     assert "--config" in result.stderr  # says what to do
     assert "Traceback" not in result.stderr
     assert _created(config.parent) == ["seawall.yaml"]  # no database, no key
@@ -65,3 +64,21 @@ def test_opening_an_incident_may_create_the_database_then_the_rest_works(config:
     assert listed.returncode == 0, listed.stderr
     exposure = _seawall("vendors", "exposure", "mixpanel", "-c", str(config))
     assert exposure.returncode == 0, exposure.stderr
+
+
+def test_an_empty_file_is_not_taken_for_the_recorded_database(config: Path) -> None:
+    (config.parent / "seawall.db").touch()  # e.g. left by an older version
+    result = _seawall("vendors", "exposure", "mixpanel", "-c", str(config))
+    assert result.returncode != 0
+    assert "no Seawall tables" in " ".join(result.stderr.split())  # wrapped at 80
+    assert (config.parent / "seawall.db").stat().st_size == 0
+    assert not (config.parent / ".seawall").exists()  # no key minted
+
+
+def test_a_vendor_can_be_disabled_before_the_first_start_and_is_told_so(config: Path) -> None:
+    first = _seawall("vendors", "disable", "mixpanel", "-c", str(config))
+    assert first.returncode == 0, first.stderr
+    assert "created it" in first.stderr
+    again = _seawall("vendors", "enable", "mixpanel", "-c", str(config))
+    assert again.returncode == 0, again.stderr
+    assert "created it" not in again.stderr

@@ -10,11 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seawall.cli.options import DEFAULT_CONFIG, ConfigOption, JsonOption, load, open_recorded
+from seawall.cli.options import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    JsonOption,
+    database_missing,
+    load,
+    open_recorded,
+)
 from seawall.core.config import Config
 from seawall.core.errors import ConfigError
 from seawall.outbox.store import SqlOutbox
-from seawall.storage.database import Database
+from seawall.storage.database import Database, open_database
 
 
 def _when(ts: float | None) -> str:
@@ -25,6 +32,20 @@ def _when(ts: float | None) -> str:
 
 def _open(cfg: Config) -> Database:
     return open_recorded(cfg)
+
+
+def _open_switch(cfg: Config) -> Database:
+    """The kill switch may be set before the gateway first starts (so a vendor never
+    receives anything), which creates the database; say so, since from the wrong
+    folder that database is one no gateway reads."""
+    missing = database_missing(cfg)
+    db = open_database(cfg.database_url())
+    if missing is not None:
+        Console(stderr=True).print(
+            f"[yellow]note:[/] {missing}; created it. A gateway reads this switch only if "
+            "it runs with this config."
+        )
+    return db
 
 
 def _vendor(cfg: Config, name: str) -> None:
@@ -124,7 +145,7 @@ def register(app: typer.Typer) -> None:
         """Kill switch: every process stops sending to VENDOR within a second."""
         cfg = load(config)
         _vendor(cfg, vendor)
-        db = _open(cfg)
+        db = _open_switch(cfg)
         try:
             ob = SqlOutbox(db)
             ob.set_enabled(vendor, False, reason)
@@ -147,7 +168,7 @@ def register(app: typer.Typer) -> None:
         """Resume sending to VENDOR; held events drain."""
         cfg = load(config)
         _vendor(cfg, vendor)
-        db = _open(cfg)
+        db = _open_switch(cfg)
         try:
             SqlOutbox(db).set_enabled(vendor, True, None)
         finally:
