@@ -20,8 +20,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 DEFAULT_CONFIG = Path("seawall.yaml")
 
 
+class _Loaded:
+    """The config file this command loaded: a config error raised later, where only the
+    parsed config was at hand, is reported with the file's name (``cli.main``)."""
+
+    path: Path | None = None
+
+
 def load(path: Path) -> Config:
+    _Loaded.path = path
     return load_config(path)
+
+
+def loaded_path() -> Path | None:
+    return _Loaded.path
 
 
 def database_missing(cfg: Config) -> str | None:

@@ -34,6 +34,7 @@ class ConfigError(SeawallError):
         key: str | None = None,
         fix: str | None = None,
     ) -> None:
+        self.message = message
         self.path = path
         self.key = key
         self.fix = fix
@@ -47,6 +48,13 @@ class ConfigError(SeawallError):
         if fix:
             text += f"\n  Fix: {fix}"
         super().__init__(text)
+
+    def at(self, path: str) -> ConfigError:
+        """The same error naming the config file, for errors raised where only the
+        parsed config was at hand (a policy compiled at start-up)."""
+        return (
+            self if self.path else ConfigError(self.message, path=path, key=self.key, fix=self.fix)
+        )
 
 
 class PayloadError(SeawallError):
