@@ -7,6 +7,7 @@ import os
 import sqlite3
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,10 +132,10 @@ def test_private_and_without_contact_details(tmp_path: Path, con: object) -> Non
     cols = con.execute(  # type: ignore[attr-defined]
         "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(?))", [str(files[0])]
     ).fetchall()
-    assert [c[0] for c in cols] == ["user_id", "v"]
+    assert [c[0] for c in cols] == ["t", "v"]  # a keyed tag of the id, not the id
     raw = files[0].read_bytes()
     for row in ROWS:
-        for value in row[1:]:
+        for value in row:  # user ids included: they are often emails
             assert value.encode() not in raw
 
 
@@ -202,3 +203,40 @@ def test_match_with_cached_pseudonyms(tmp_path: Path, con: object) -> None:
     assert outcomes(keys.vendor_key("acme")) == expected  # from the cache
     assert (tmp_path / "data" / "cache" / "directory" / "pseudonyms-acme.parquet").exists()
     assert outcomes(b"k" * 32) == expected  # another key: rebuilt, not misread
+
+
+def test_files_a_killed_process_left_are_swept_once_old(tmp_path: Path, con: object) -> None:
+    _write_csv(tmp_path / "users.csv", ROWS)
+    config = _config(tmp_path)
+    _fingerprints(con, config)
+    folder = tmp_path / "data" / "cache" / "directory"
+    old_link = folder / ".fingerprints.parquet.1.ab.read"
+    old_tmp = folder / ".fingerprints.parquet.1.cd.tmp"
+    young = folder / ".fingerprints.parquet.2.ef.tmp"
+    for leftover in (old_link, old_tmp, young):
+        leftover.write_bytes(b"x")
+    for leftover in (old_link, old_tmp):
+        os.utime(leftover, (time.time() - 7200, time.time() - 7200))
+    _write_csv(tmp_path / "users.csv", [*ROWS, ROWS[0]])  # changed: the next run writes
+    _fingerprints(con, config)
+    assert not old_link.exists()
+    assert not old_tmp.exists()
+    assert young.exists()  # may belong to a process writing now
+
+
+def test_a_directory_with_repeated_ids_is_a_hit_the_second_time(
+    tmp_path: Path, con: object
+) -> None:
+    # Repeated ids keep their last row; the rows must come out in the directory's
+    # order every run, or the cache never lines up and is rebuilt each time.
+    rows = [*ROWS, ("u1", "ann.new@example.com", "Ann", "org-3", "admin", "en", "DE")]
+    rows += [
+        (f"u{i}", f"p{i}@example.com", "P", "org-9", "member", "en", "FR") for i in range(4, 3000)
+    ]
+    _write_csv(tmp_path / "users.csv", rows)
+    config = _config(tmp_path)
+    first, how = _fingerprints(con, config)
+    assert how == "built"
+    second, how = _fingerprints(con, config)
+    assert how == "hit"
+    assert second == first == _expected(config, sorted({r[0] for r in rows}))

@@ -240,7 +240,8 @@ def _dedupe(con: Any, raw: str) -> int:
         con,
         f"""INSERT INTO people SELECT {cols} FROM (
           SELECT row_number() OVER () AS n, * FROM {raw}) WHERE user_id IS NOT NULL
-        QUALIFY n = max(n) OVER (PARTITION BY user_id)""",
+        QUALIFY n = max(n) OVER (PARTITION BY user_id)
+        ORDER BY n""",  # the directory's order: the keyed-value cache lines rows up by it
     )
     _x(con, f"DROP TABLE {raw}")
     return int(con.execute("SELECT count(*) FROM people").fetchall()[0][0])
