@@ -170,3 +170,33 @@ def test_no_californians_no_california_clock() -> None:
 
 def test_regimes_filter() -> None:
     assert {d.regime for d in deadlines(aware_at=AWARE, people=[], regimes=["sec"])} == {"sec"}
+
+
+def test_the_vendors_contractual_notice_late_as_in_the_mixpanel_case() -> None:
+    detected = _ts(2025, 11, 9, 9)  # the vendor detected it; we were told on the 25th
+    found = deadlines(
+        aware_at=_ts(2025, 11, 25, 9), people=[], detected_at=detected, vendor_notice_hours=24
+    )
+    (notice,) = [d for d in found if d.regime == "contract"]
+    assert notice.due_at == detected + 24 * HOUR
+    assert notice.applies
+    assert "15.0 days after the contract's deadline" in notice.reason
+    assert "late" in notice.reason
+
+
+def test_the_vendors_contractual_notice_in_time_or_unknown() -> None:
+    detected = AWARE - 20 * HOUR
+    (in_time,) = [
+        d
+        for d in deadlines(aware_at=AWARE, people=[], detected_at=detected, vendor_notice_hours=24)
+        if d.regime == "contract"
+    ]
+    assert "20 h after its detection: in time" in in_time.reason
+    (unknown,) = [
+        d
+        for d in deadlines(aware_at=AWARE, people=[], vendor_notice_hours=24)
+        if d.regime == "contract"
+    ]
+    assert (unknown.applies, unknown.due_at) == (False, None)
+    assert "--detected-at" in unknown.reason
+    assert not [d for d in deadlines(aware_at=AWARE, people=[]) if d.regime == "contract"]

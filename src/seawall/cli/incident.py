@@ -366,4 +366,10 @@ def _deadlines(
         regimes=cfg.incident.regimes,
         materiality_at=materiality_at,
         notified_at=notified,
+        detected_at=inc.detected_at,
+        vendor_notice_hours=(
+            cfg.vendors[inc.vendor].contract.breach_notice_hours
+            if inc.vendor in cfg.vendors
+            else None
+        ),
     )

@@ -40,7 +40,8 @@ class _Model(BaseModel):
 
 
 class Contract(_Model):
-    """What the vendor signed: used for incident windows and deadlines."""
+    """What the vendor signed: ``retention_days`` bounds incident windows and
+    ``breach_notice_hours`` the vendor's own notice clock; the rest is for reference."""
 
     breach_notice_hours: int | None = Field(default=None, ge=0)
     dpa_date: str | None = None

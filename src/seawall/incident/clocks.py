@@ -16,6 +16,10 @@ Regimes handled, and what is deliberately left out:
   notifying people when more than 500 residents are notified.
 * **SEC Form 8-K Item 1.05**: 4 business days from the materiality decision (passed in;
   not inferred), skipping weekends and US federal holidays (observed dates).
+* **The vendor's contract** (``contract.breach_notice_hours``): the vendor's duty to
+  tell us within so many hours of detecting the breach. Not ours to meet, but whether
+  it was met (we became aware 16 days after detection in the Mixpanel case) belongs in
+  the incident record and the vendor's review.
 
 Not handled: other US states, HIPAA, sector rules, the 8-K national-security delay,
 and any regime's "reasonable likelihood of harm" exemption. Times are UTC epoch seconds.
@@ -173,6 +177,8 @@ def deadlines(
     regimes: Iterable[str] = ("gdpr", "california", "sec"),
     materiality_at: float | None = None,
     notified_at: float | None = None,
+    detected_at: float | None = None,
+    vendor_notice_hours: int | None = None,
 ) -> list[Deadline]:
     """Every deadline the facts start, with whether (and why) it applies."""
     plist = list(people)
@@ -245,7 +251,29 @@ def deadlines(
                 else "no materiality decision recorded (timeline kind 'materiality')",
             )
         )
+    if vendor_notice_hours is not None:
+        out.append(vendor_notice(aware_at, detected_at, vendor_notice_hours))
     return out
+
+
+def vendor_notice(aware_at: float, detected_at: float | None, hours: int) -> Deadline:
+    """The vendor's contractual notice to us, and whether our awareness came in time."""
+    duty = f"Vendor's breach notice to us: {hours} h from its detection (contract)"
+    if detected_at is None:
+        why = "when the vendor detected it is not recorded (incident open --detected-at)"
+        return Deadline("contract", duty, None, False, False, why)
+    due = detected_at + hours * HOUR
+    late = aware_at - due
+    if late > 0:
+        why = f"we became aware {_span(late)} after the contract's deadline: vendor was late"
+    else:
+        why = f"we became aware {_span(aware_at - detected_at)} after its detection: in time"
+    return Deadline("contract", duty, due, True, True, why)
+
+
+def _span(seconds: float) -> str:
+    hours = seconds / HOUR
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def facts_from(
