@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, func, literal_column, select
 
 from seawall.ledger.record import LedgerBatch
-from seawall.storage.database import Database
+from seawall.storage.database import Database, run_many
 from seawall.storage.tables import (
     FIELD_SEP,
     identity_links,
@@ -94,34 +94,20 @@ def write_batch(conn: Connection, batch: LedgerBatch) -> None:
         return
     sql = _DIALECT_SQL[conn.dialect.name]
     now = batch.now
-    run = conn.exec_driver_sql
+    run = run_many(conn)
     if batch.subjects:
         run(sql["subjects"], [(s, k, now) for s, k in sorted(batch.subjects.items())])
     if batch.fields:
-        run(
-            sql["fields"],
-            [
-                (
-                    r.vendor,
-                    r.subject,
-                    r.field,
-                    r.category,
-                    r.first_seen,
-                    r.last_seen,
-                    r.count,
-                    r.last_fp,
-                )
-                for r in (batch.fields[k] for k in sorted(batch.fields))
-            ],
-        )
-    if people := _people_rows(batch):
+        fields, people = _field_rows(batch)
+        run(sql["fields"], fields)
         run(sql["people"], people)
     if batch.values:
+        values = batch.values
         run(
             sql["values"],
             [
                 (r.vendor, r.subject, r.field, r.fp, r.first_seen, r.last_seen)
-                for r in (batch.values[k] for k in sorted(batch.values))
+                for r in map(values.__getitem__, sorted(values))
             ],
         )
     if batch.links:
@@ -130,30 +116,47 @@ def write_batch(conn: Connection, batch: LedgerBatch) -> None:
         run(sql["orgs"], [(s, o, now) for s, o in sorted(batch.orgs)])
 
 
-def _people_rows(batch: LedgerBatch) -> list[tuple[object, ...]]:
-    """One summary row per (vendor, subject) the batch wrote fields for: (vendor,
-    subject, subject, fields, first seen, last seen, latest first-seen of a field)."""
-    out: list[tuple[object, ...]] = []
+def _field_rows(batch: LedgerBatch) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The field rows in key order, and one summary row per (vendor, subject) they
+    cover: (vendor, subject, subject, fields, first seen, last seen, latest first-seen
+    of a field). One sort and one pass serve both."""
+    fields: list[tuple[object, ...]] = []
+    people: list[tuple[object, ...]] = []
+    rows = batch.fields
     group: tuple[str, bytes] | None = None
     names: list[str] = []
-    first = last = at = 0.0
-    for vendor, subject, name in sorted(batch.fields):
-        r = batch.fields[(vendor, subject, name)]
-        if group != (vendor, subject):
+    firsts: list[float] = []
+    lasts: list[float] = []
+    for key in sorted(rows):
+        r = rows[key]
+        if group != key[:2]:
             if group is not None:
-                out.append((*group, group[1], FIELD_SEP.join(names), first, last, at))
-            group, names = (vendor, subject), []
-            first, last, at = r.first_seen, r.last_seen, r.first_seen
-        else:
-            first, last, at = (
-                min(first, r.first_seen),
-                max(last, r.last_seen),
-                max(at, r.first_seen),
+                people.append(_person(group, names, firsts, lasts))
+            group, names, firsts, lasts = key[:2], [], [], []
+        names.append(key[2])
+        firsts.append(r.first_seen)
+        lasts.append(r.last_seen)
+        fields.append(
+            (
+                r.vendor,
+                r.subject,
+                r.field,
+                r.category,
+                r.first_seen,
+                r.last_seen,
+                r.count,
+                r.last_fp,
             )
-        names.append(name)
+        )
     if group is not None:
-        out.append((*group, group[1], FIELD_SEP.join(names), first, last, at))
-    return out
+        people.append(_person(group, names, firsts, lasts))
+    return fields, people
+
+
+def _person(
+    group: tuple[str, bytes], names: list[str], firsts: list[float], lasts: list[float]
+) -> tuple[object, ...]:
+    return (*group, group[1], FIELD_SEP.join(names), min(firsts), max(lasts), max(firsts))
 
 
 def backfill_people(conn: Connection) -> None:

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from seawall.outbox.base import OutboxItem, WireMessage
-from seawall.storage.database import Database
+from seawall.storage.database import Database, run_many
 from seawall.storage.tables import dead_letters, outbox, vendor_state
 
 
@@ -21,11 +21,24 @@ def decode_messages(payload: bytes) -> tuple[WireMessage, ...]:
     return tuple(WireMessage(ep, msg, key) for ep, msg, key in orjson.loads(payload))
 
 
+# The SQLite insert as driver SQL (kept prepared by the sqlite3 connection): the same
+# row SQLAlchemy's insert writes, without its per-statement work (see run_many).
+_SQLITE_ENQUEUE = (
+    "INSERT INTO outbox (vendor, created_at, due_at, lease_until, attempts, last_error, "
+    "messages, payload) VALUES (?, ?, ?, 0.0, 0, NULL, ?, ?)"
+)
+
+
 def enqueue(
     conn: Connection, rows: Sequence[tuple[str, Sequence[WireMessage]]], now: float
 ) -> None:
     """Add one row per (vendor, messages) inside the caller's transaction."""
     if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        params = [(v, now, now, len(m), encode_messages(m)) for v, m in rows if m]
+        if params:
+            run_many(conn)(_SQLITE_ENQUEUE, params)
         return
     conn.execute(
         insert(outbox),
