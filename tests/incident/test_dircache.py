@@ -16,6 +16,7 @@ import pytest
 from seawall.core.config import Config, parse_config
 from seawall.core.crypto import fingerprint, pseudonym
 from seawall.core.keys import KeyRing
+from seawall.incident import dircache
 from seawall.incident.dircache import DirectoryCache
 from seawall.incident.directory import stage_directory
 from seawall.incident.frame import connect, stage_fingerprints
@@ -217,20 +218,26 @@ def test_match_with_cached_pseudonyms(tmp_path: Path, con: object) -> None:
     assert outcomes(b"k" * 32) == expected  # another key: rebuilt, not misread
 
 
-def test_files_a_killed_process_left_are_swept_once_old(tmp_path: Path, con: object) -> None:
+def test_files_a_killed_process_left_are_swept_once_old(
+    tmp_path: Path, con: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write_csv(tmp_path / "users.csv", ROWS)
     config = _config(tmp_path)
     _fingerprints(con, config)
     folder = tmp_path / "data" / "cache" / "directory"
     old_link = folder / ".fingerprints.parquet.1.ab.read"
     old_tmp = folder / ".fingerprints.parquet.1.cd.tmp"
-    young = folder / ".fingerprints.parquet.2.ef.tmp"
-    for leftover in (old_link, old_tmp, young):
-        leftover.write_bytes(b"x")
     for leftover in (old_link, old_tmp):
-        os.utime(leftover, (time.time() - 7200, time.time() - 7200))
+        leftover.write_bytes(b"x")
+    monkeypatch.setattr(dircache, "_STALE_SECONDS", 1.0)
+    time.sleep(1.5)  # the leftovers are now "old"; a change time cannot be set back
+    # A reader's link made now shares the cache file's inode, written long ago: its
+    # modification time is old, its change time (renewed by the link) is not.
+    os.utime(folder / "fingerprints.parquet", (time.time() - 7200, time.time() - 7200))
+    reading = folder / ".fingerprints.parquet.2.ef.read"
+    os.link(folder / "fingerprints.parquet", reading)
     _write_csv(tmp_path / "users.csv", [*ROWS, ROWS[0]])  # changed: the next run writes
     _fingerprints(con, config)
     assert not old_link.exists()
     assert not old_tmp.exists()
-    assert young.exists()  # may belong to a process writing now
+    assert reading.exists()  # a link a reader holds now is never swept

@@ -34,7 +34,8 @@ otherwise:
   normalisation changes would differ under another one).
 
 Files left by a process killed while reading or writing (``.*.read``, ``.*.tmp``)
-are removed by the next write once they are an hour old.
+are removed by the next write once they are an hour old (by change time, which
+making a link renews).
 
 An unwritable folder only means computing the values every run, as without a cache.
 """
@@ -88,11 +89,15 @@ def _meta(source: str, kid: str) -> dict[str, str]:
 
 
 def _sweep(folder: Path) -> None:
-    """Remove read links and temporary files a killed process left behind."""
+    """Remove read links and temporary files a killed process left behind.
+
+    Aged by the inode's change time: a read link shares the cache file's inode, whose
+    modification time is when the file was written (often long ago), while making the
+    link sets the change time to now, so a link another process reads through is young."""
     cutoff = time.time() - _STALE_SECONDS
     for leftover in [*folder.glob(".*.read"), *folder.glob(".*.tmp")]:
         with contextlib.suppress(OSError):
-            if leftover.lstat().st_mtime < cutoff:
+            if leftover.lstat().st_ctime < cutoff:
                 leftover.unlink()
 
 
@@ -184,6 +189,8 @@ class DirectoryCache:
             os.link(path, pinned)
         except OSError:
             return False  # absent (or a file system without links): rebuilt
+        import duckdb
+
         try:
             if not self._valid(con, pinned, key, kid):
                 return False
@@ -193,6 +200,8 @@ class DirectoryCache:
                 FROM people p POSITIONAL JOIN read_parquet({_lit(str(pinned))}) c""",
             )
             return True
+        except (duckdb.Error, OSError):
+            return False  # unreadable after all (e.g. removed under us): rebuilt
         finally:
             pinned.unlink(missing_ok=True)
 
