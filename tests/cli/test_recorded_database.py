@@ -6,6 +6,7 @@ with confidence: run from the wrong folder, `vendors exposure` said "0 subjects"
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -76,9 +77,32 @@ def test_an_empty_file_is_not_taken_for_the_recorded_database(config: Path) -> N
 
 
 def test_a_vendor_can_be_disabled_before_the_first_start_and_is_told_so(config: Path) -> None:
+    assert _seawall("vendors", "enable", "mixpanel", "-c", str(config)).returncode != 0
+    assert _created(config.parent) == ["seawall.yaml"]  # enabling creates nothing
     first = _seawall("vendors", "disable", "mixpanel", "-c", str(config))
     assert first.returncode == 0, first.stderr
     assert "created it" in first.stderr
     again = _seawall("vendors", "enable", "mixpanel", "-c", str(config))
     assert again.returncode == 0, again.stderr
     assert "created it" not in again.stderr
+
+
+def test_another_applications_database_is_never_migrated(config: Path) -> None:
+    other = config.parent / "seawall.db"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE customers (id INTEGER)")
+    for command in (["vendors", "disable", "mixpanel"], ["vendors", "exposure", "mixpanel"]):
+        result = _seawall(*command, "-c", str(config))
+        assert result.returncode != 0
+        assert "no Seawall tables" in " ".join(result.stderr.split())
+    with sqlite3.connect(other) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert tables == ["customers"]
+
+
+def test_an_unreadable_database_url_is_a_config_error(config: Path) -> None:
+    config.write_text(config.read_text().replace("sqlite:///seawall.db", "not a url"))
+    result = _seawall("vendors", "list", "-c", str(config))
+    assert result.returncode == 2
+    assert "is not a database URL" in result.stderr
+    assert "Traceback" not in result.stderr

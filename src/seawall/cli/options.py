@@ -36,50 +36,24 @@ def loaded_path() -> Path | None:
     return _Loaded.path
 
 
-def database_missing(cfg: Config) -> str | None:
-    """Why the configured database holds nothing Seawall recorded (None when it does).
-
-    Never creates anything: a missing SQLite file is not opened (opening would create
-    it), and an existing database must carry Seawall's schema (an ``alembic_version``
-    table), which also catches an empty file or a wrong PostgreSQL database."""
-    from sqlalchemy import inspect
+def database_missing(cfg: Config) -> tuple[str, str] | None:
+    """(state, why) when the configured database is not one Seawall recorded into:
+    state "absent" (no SQLite file), "empty" or "foreign" (no Seawall tables); None
+    otherwise.
+    Nothing is created or written to find out."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from seawall.storage.database import Database
+    from seawall.storage.database import recorded_state
 
-    url = make_url(cfg.database_url())
-    if url.get_backend_name() == "sqlite":
-        if url.database in (None, "", ":memory:") or url.query.get("uri"):
-            return None  # nothing on disk to find, or a URI SQLite resolves itself
-        if not Path(url.database).is_file():
-            return f"no Seawall database at {url.database}"
-        # Read-only and outside the engine, whose connect hook would switch the file
-        # to WAL (writing it) before anything is known.
-        import sqlite3
-
-        try:
-            ro = sqlite3.connect(f"{Path(url.database).resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                found = ro.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-                ).fetchone()
-            finally:
-                ro.close()
-        except sqlite3.Error:
-            return None  # unreadable: open_database explains that better
-        return None if found else f"no Seawall database at {url.database} (no Seawall tables)"
-    db = Database(cfg.database_url())
-    try:
-        with db.engine.connect() as conn:
-            if inspect(conn).has_table("alembic_version"):
-                return None
-    except SQLAlchemyError:
-        return None  # unreachable: open_database explains that better
-    finally:
-        db.close()
-    where = url.render_as_string(hide_password=True)
-    return f"no Seawall database at {where} (no Seawall tables)"
+    url = cfg.database_url()
+    state = recorded_state(url)
+    if state == "seawall":
+        return None
+    parsed = make_url(url)
+    where = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    where = where or parsed.render_as_string(hide_password=True)
+    why = f"no Seawall database at {where}"
+    return state, why if state == "absent" else f"{why} (no Seawall tables)"
 
 
 def open_recorded(cfg: Config) -> Database:
@@ -95,7 +69,7 @@ def open_recorded(cfg: Config) -> Database:
     missing = database_missing(cfg)
     if missing is not None:
         raise ConfigError(
-            missing,
+            missing[1],
             key="database",
             fix="run from the folder of the seawall.yaml the gateway uses, or pass "
             "--config with its path; the database is created when the gateway "

@@ -36,15 +36,17 @@ def _open(cfg: Config) -> Database:
 
 def _open_switch(cfg: Config) -> Database:
     """The kill switch may be set before the gateway first starts (so a vendor never
-    receives anything), which creates the database; say so, since from the wrong
-    folder that database is one no gateway reads."""
+    receives anything), which creates Seawall's tables in a missing or empty database;
+    say so, since from the wrong folder that database is one no gateway reads. Another
+    application's database is refused, as everywhere."""
     missing = database_missing(cfg)
+    if missing is None or missing[0] not in ("absent", "empty"):
+        return open_recorded(cfg)
     db = open_database(cfg.database_url())
-    if missing is not None:
-        Console(stderr=True).print(
-            f"[yellow]note:[/] {missing}; created it. A gateway reads this switch only if "
-            "it runs with this config."
-        )
+    Console(stderr=True).print(
+        f"[yellow]note:[/] {missing[1]}; created it. A gateway reads this switch only if "
+        "it runs with this config."
+    )
     return db
 
 
@@ -168,7 +170,7 @@ def register(app: typer.Typer) -> None:
         """Resume sending to VENDOR; held events drain."""
         cfg = load(config)
         _vendor(cfg, vendor)
-        db = _open_switch(cfg)
+        db = _open(cfg)
         try:
             SqlOutbox(db).set_enabled(vendor, True, None)
         finally:

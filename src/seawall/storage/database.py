@@ -7,13 +7,13 @@ import fcntl
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from seawall.core.errors import ConfigError, StorageError
 from seawall.storage.tables import union_fields
@@ -158,3 +158,57 @@ def open_database(url: str, *, migrate: bool = True, max_queue: int = 20_000) ->
                 f"{exc.orig}. Check that it is running and reachable, and the URL in 'database'."
             ) from None
     return db
+
+
+Recorded = Literal["absent", "empty", "foreign", "seawall"]
+
+
+def recorded_state(url: str) -> Recorded:
+    """Whether ``url`` names Seawall's database, without creating or writing anything.
+
+    "absent": a SQLite file that does not exist (opening it would create it); "empty":
+    a database without any table (a new PostgreSQL database, an empty file);
+    "foreign": tables, but not Seawall's (no ``alembic_version``): another
+    application's database; "seawall" otherwise, including when the database cannot be
+    reached or read (``open_database`` explains that)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"'{url}' is not a database URL",
+            key="database",
+            fix="use sqlite:///seawall.db or postgresql://user@host/db",
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        name = parsed.database
+        if name in (None, "", ":memory:") or parsed.query.get("uri"):
+            return "seawall"  # nothing on disk to look at, or a URI SQLite resolves
+        if not Path(name).is_file():
+            return "absent"
+        import sqlite3
+
+        # Read-only and outside the engine, whose connect hook switches the file to WAL
+        # (writing it) before anything is known.
+        try:
+            ro = sqlite3.connect(f"{Path(name).resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master")}
+            finally:
+                ro.close()
+        except sqlite3.Error:
+            return "seawall"
+        return _state(tables)
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            return _state(set(inspect(conn).get_table_names()))
+    except SQLAlchemyError:
+        return "seawall"
+    finally:
+        db.close()
+
+
+def _state(tables: set[str]) -> Recorded:
+    if "alembic_version" in tables:
+        return "seawall"
+    return "foreign" if tables else "empty"
