@@ -12,7 +12,7 @@ from typing import Any, Literal
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from seawall.core.errors import ConfigError, StorageError
@@ -28,14 +28,7 @@ class Database:
     """The engine, its single group-committing writer, and schema migrations."""
 
     def __init__(self, url: str, *, max_queue: int = 20_000, synchronous: str = "FULL") -> None:
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise ConfigError(
-                f"'{url}' is not a database URL",
-                key="database",
-                fix="use sqlite:///seawall.db or postgresql://user@host/db",
-            ) from None
+        parsed = _parse(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
@@ -95,6 +88,17 @@ class Database:
     def close(self) -> None:
         self.writer.close()
         self.engine.dispose()
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"'{url}' is not a database URL",
+            key="database",
+            fix="use sqlite:///seawall.db or postgresql://user@host/db",
+        ) from None
 
 
 def _engine(url: str, is_sqlite: bool, synchronous: str) -> Engine:
@@ -171,14 +175,7 @@ def recorded_state(url: str) -> Recorded:
     "foreign": tables, but not Seawall's (no ``alembic_version``): another
     application's database; "seawall" otherwise, including when the database cannot be
     reached or read (``open_database`` explains that)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(
-            f"'{url}' is not a database URL",
-            key="database",
-            fix="use sqlite:///seawall.db or postgresql://user@host/db",
-        ) from None
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         name = parsed.database
         if name in (None, "", ":memory:") or parsed.query.get("uri"):
