@@ -180,6 +180,7 @@ def test_the_vendors_contractual_notice_late_as_in_the_mixpanel_case() -> None:
     (notice,) = [d for d in found if d.regime == "contract"]
     assert notice.due_at == detected + 24 * HOUR
     assert notice.applies
+    assert not notice.mandatory  # the vendor's duty, not one of ours
     assert "15.0 days after the contract's deadline" in notice.reason
     assert "late" in notice.reason
 
@@ -200,3 +201,20 @@ def test_the_vendors_contractual_notice_in_time_or_unknown() -> None:
     assert (unknown.applies, unknown.due_at) == (False, None)
     assert "--detected-at" in unknown.reason
     assert not [d for d in deadlines(aware_at=AWARE, people=[]) if d.regime == "contract"]
+
+
+@pytest.mark.parametrize(
+    ("aware_after_detection", "hours", "says"),
+    [
+        (-30 * HOUR, 24, "before the vendor detected it"),
+        (30 * 60, 0, "30 min after the contract's deadline"),
+        (50 * 60, 24, "50 min after its detection: in time"),
+    ],
+)
+def test_the_vendors_notice_reads_right_at_the_edges(
+    aware_after_detection: float, hours: int, says: str
+) -> None:
+    detected = AWARE - aware_after_detection
+    found = deadlines(aware_at=AWARE, people=[], detected_at=detected, vendor_notice_hours=hours)
+    (notice,) = [d for d in found if d.regime == "contract"]
+    assert says in notice.reason

@@ -264,14 +264,19 @@ def vendor_notice(aware_at: float, detected_at: float | None, hours: int) -> Dea
         return Deadline("contract", duty, None, False, False, why)
     due = detected_at + hours * HOUR
     late = aware_at - due
-    if late > 0:
+    if aware_at < detected_at:
+        why = "we became aware before the vendor detected it: check the recorded times"
+    elif late > 0:
         why = f"we became aware {_span(late)} after the contract's deadline: vendor was late"
     else:
         why = f"we became aware {_span(aware_at - detected_at)} after its detection: in time"
-    return Deadline("contract", duty, due, True, True, why)
+    # The vendor's duty, not ours: shown, never counted among what we must do.
+    return Deadline("contract", duty, due, True, False, why)
 
 
 def _span(seconds: float) -> str:
+    if seconds < HOUR:
+        return f"{seconds / 60:.0f} min"
     hours = seconds / HOUR
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
