@@ -171,12 +171,12 @@ _LINE = b'{"line":%d,"findings":[%s]}\n'
 class _Seen:
     """The findings of the lines this process has scanned (JSON bytes by line text),
     for one choice of entities.  Bounded in bytes (``LIMIT``), each line counted as its
-    characters plus ``ENTRY`` (its string, its findings and the dict slot: ~170 bytes
-    measured for short lines), then it starts over: short ids counted by characters
-    alone held 3.5 times the figure."""
+    string's size (2 or 4 bytes a character once one is outside Latin-1) plus
+    ``ENTRY`` (its findings and the dict slot), then it starts over: short ids counted
+    by characters alone held 3.5 times the figure."""
 
     LIMIT = 32 << 20
-    ENTRY = 200
+    ENTRY = 150
     _current: "_Seen | None" = None
 
     def __init__(self, entities: frozenset[str] | None) -> None:
@@ -197,11 +197,11 @@ class _Seen:
 
         known = self.findings
         todo = list(dict.fromkeys(compress(lines, map(not_, map(known.__contains__, lines)))))
-        size = sum(map(len, todo)) + self.ENTRY * len(todo)
+        size = sum(map(sys.getsizeof, todo)) + self.ENTRY * len(todo)
         if self.size + size > self.LIMIT:
             known.clear()
             todo = list(dict.fromkeys(lines))
-            size = sum(map(len, todo)) + self.ENTRY * len(todo)
+            size = sum(map(sys.getsizeof, todo)) + self.ENTRY * len(todo)
             self.size = 0
         self.size += size
         scanner = default_scanner()
