@@ -172,12 +172,7 @@ class DirectoryCache:
         kid = key_id(key)
         if self._read(con, table, path, key, kid):
             return "hit"
-        sql, params = value
-        _x(
-            con,
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, {sql} AS v FROM people",
-            params,
-        )
+        _compute(con, table, value)
         return "built" if self._write(con, table, path, key, kid) else "unused"
 
     def _read(self, con: Any, table: str, path: Path, key: bytes, kid: str) -> bool:
@@ -260,10 +255,15 @@ def stage_keyed(
     """``DirectoryCache.stage``, or the values computed when there is no cache."""
     if cache is not None:
         return cache.stage(con, table, kind, key, value)
+    _compute(con, table, value)
+    return "none"
+
+
+def _compute(con: Any, table: str, value: Compute) -> None:
+    """Table ``table(user_id, v)``: ``value`` computed for each row of ``people``."""
     sql, params = value
     _x(
         con,
         f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, {sql} AS v FROM people",
         params,
     )
-    return "none"
