@@ -118,11 +118,10 @@ def run() -> NoReturn:
                 sys.exit(code)
         build_app(argv)()
     except ConfigError as exc:
-        if exc.key is not None and exc.path is None:
-            from seawall.cli.options import loaded_path
+        from seawall.cli.options import loaded_path
 
-            if (path := loaded_path()) is not None:
-                exc = exc.at(str(path))
+        if (path := loaded_path()) is not None:
+            exc = exc.at(str(path))
         err().print(f"[red]config error:[/] {exc}")
         sys.exit(2)
     except SeawallError as exc:

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
             policy = _compile(cfg, vendor)
             events = _decode(cfg, vendor, _read(file), ip)
         except SeawallError as exc:
-            if isinstance(exc, ConfigError) and exc.key is not None:
+            if isinstance(exc, ConfigError):
                 exc = exc.at(str(config))  # a config key: name the file it is in
             err.print(f"[red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None

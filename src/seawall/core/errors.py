@@ -51,10 +51,11 @@ class ConfigError(SeawallError):
 
     def at(self, path: str) -> ConfigError:
         """The same error naming the config file, for errors raised where only the
-        parsed config was at hand (a policy compiled at start-up)."""
-        return (
-            self if self.path else ConfigError(self.message, path=path, key=self.key, fix=self.fix)
-        )
+        parsed config was at hand (a policy compiled at start-up). Only an error about a
+        config key is located, and only once: any other names its own file or none."""
+        if self.path or self.key is None:
+            return self
+        return ConfigError(self.message, path=path, key=self.key, fix=self.fix)
 
 
 class PayloadError(SeawallError):
