@@ -182,7 +182,7 @@ def _mixpanel_engage(vendor: Vendor, event: Event, fields: Fields) -> dict[str, 
     body: dict[str, Any] = {"$token": vendor.token}
     if "distinct_id" in fields:
         body["$distinct_id"] = fields["distinct_id"]
-    for key in sorted(ENGAGE_TOP_LEVEL & fields.keys()):
+    for key in sorted(ENGAGE_TOP_LEVEL.intersection(fields)):
         body[key] = fields[key]
     ip = fields.get("ip", fields.get("$ip"))
     body["$ip"] = ip if ip is not None else "0"
@@ -194,7 +194,7 @@ def _mixpanel_engage(vendor: Vendor, event: Event, fields: Fields) -> dict[str, 
 def _mixpanel_groups(vendor: Vendor, event: Event, fields: Fields) -> dict[str, Any]:
     keys = frozenset({"$group_key", "$group_id"})
     body: dict[str, Any] = {"$token": vendor.token}
-    for key in sorted(keys & fields.keys()):
+    for key in sorted(keys.intersection(fields)):
         body[key] = fields[key]
     op, value = _operation(event, fields, keys)
     body[op] = value
