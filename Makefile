@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= examples/seawall.yaml
+CVENV  ?= .venv-compiled
 SINK_PORT ?= 9100
 
-.PHONY: run test demo lint typecheck format bench browser-deps clean
+.PHONY: run test test-compiled wheel demo lint typecheck format bench browser-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,23 @@ run: $(STAMP)
 test: $(STAMP) browser-deps
 	$(BIN)/pytest -q
 
+## A wheel with the gateway's hot path compiled by mypyc (setup.py): what a deployment
+## installs. Built in the dev venv, which has mypy and every dependency mypyc reads.
+wheel: $(STAMP)
+	$(BIN)/pip install --quiet 'setuptools>=77' wheel
+	rm -rf build dist
+	SEAWALL_MYPYC=1 $(BIN)/pip wheel --quiet --no-build-isolation --no-deps -w dist .
+
+## The whole suite again, against that wheel installed in a venv of its own: compiled
+## code can differ from Python (mypyc checks types at run time).
+test-compiled: wheel browser-deps
+	rm -rf $(CVENV)
+	$(PYTHON) -m venv $(CVENV)
+	$(CVENV)/bin/pip install --quiet --upgrade pip
+	$(CVENV)/bin/pip install --quiet "$$(ls dist/seawall-*.whl)[dev]"
+	test "$$($(CVENV)/bin/python -c 'from seawall.hotpath import build_name; print(build_name())')" = compiled
+	$(CVENV)/bin/pytest -q
+
 ## The breach drill: gateway, two local vendors, a breach and the whole response.
 demo: $(STAMP)
 	$(BIN)/seawall demo
@@ -36,15 +54,15 @@ browser-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check setup.py src tests bench
+	$(BIN)/ruff format --check setup.py src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format setup.py src tests bench
+	$(BIN)/ruff check --fix setup.py src tests bench
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
@@ -52,4 +70,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/pii.py
 
 clean:
-	rm -rf $(VENV) .seawall seawall.db* examples/.seawall examples/seawall.db* tests/browser/node_modules
+	rm -rf $(VENV) $(CVENV) build dist .seawall seawall.db* examples/.seawall examples/seawall.db* tests/browser/node_modules

@@ -80,9 +80,11 @@ def register(app: typer.Typer) -> None:
         Runtime.build(cfg).close()
         host, port = cfg.listen_host_port()
         n = workers or cfg.gateway.workers
+        from seawall.hotpath import build_name
+
         err.print(
             f"Seawall gateway on http://{host}:{port} ({n} process(es), "
-            f"database {cfg.database.split(':', 1)[0]})"
+            f"database {cfg.database.split(':', 1)[0]}, hot path {build_name()})"
         )
         if server is Server.granian:
             _granian(config, forward, host, port, n)
