@@ -39,6 +39,22 @@ class Context:
     referrer: str | None = None
     locale: str | None = None
 
+    # Written out, here and in the other classes made per event: the compiled build
+    # (hotpath.py) compiles a class's own __init__, never the one @dataclass generates.
+    def __init__(
+        self,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        url: str | None = None,
+        referrer: str | None = None,
+        locale: str | None = None,
+    ) -> None:
+        self.ip = ip
+        self.user_agent = user_agent
+        self.url = url
+        self.referrer = referrer
+        self.locale = locale
+
 
 @dataclass(slots=True)
 class Event:
@@ -58,6 +74,38 @@ class Event:
     operation: str | None = None
     aliases: tuple[str, ...] = ()
     context: Context = field(default_factory=Context)
+
+    def __init__(
+        self,
+        sdk: SdkKind,
+        kind: EventKind,
+        source: str,
+        name: str | None,
+        distinct_id: str | None,
+        insert_id: str,
+        fields: dict[str, JSONValue],
+        time: float | None = None,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        org_ids: tuple[str, ...] = (),
+        operation: str | None = None,
+        aliases: tuple[str, ...] = (),
+        context: Context | None = None,
+    ) -> None:
+        self.sdk = sdk
+        self.kind = kind
+        self.source = source
+        self.name = name
+        self.distinct_id = distinct_id
+        self.insert_id = insert_id
+        self.fields = fields
+        self.time = time
+        self.user_id = user_id
+        self.device_id = device_id
+        self.org_ids = org_ids
+        self.operation = operation
+        self.aliases = aliases
+        self.context = Context() if context is None else context
 
     def subject(self) -> str | None:
         """The person this event is about, for the ledger: the user id when known."""
@@ -87,6 +135,22 @@ class Disclosure:
     # The vendor's idempotency key ($insert_id / messageId): keyed per vendor, so an
     # SDK-made id never reaches the vendor as is. Empty only outside the policy engine.
     dedupe_key: str = ""
+
+    def __init__(
+        self,
+        vendor: str,
+        event: Event,
+        fields: dict[str, JSONValue],
+        sent: list[SentField],
+        dropped: Sequence[tuple[str, str]] | None = None,
+        dedupe_key: str = "",
+    ) -> None:
+        self.vendor = vendor
+        self.event = event
+        self.fields = fields
+        self.sent = sent
+        self.dropped = [] if dropped is None else dropped
+        self.dedupe_key = dedupe_key
 
     def insert_id(self) -> str:
         return self.dedupe_key or self.event.insert_id

@@ -58,6 +58,27 @@ class FieldRow:
     count: int
     last_fp: bytes
 
+    # Written out: the compiled build compiles this __init__, not @dataclass's (types.py).
+    def __init__(
+        self,
+        vendor: str,
+        subject: bytes,
+        field: str,
+        category: str,
+        first_seen: float,
+        last_seen: float,
+        count: int,
+        last_fp: bytes,
+    ) -> None:
+        self.vendor = vendor
+        self.subject = subject
+        self.field = field
+        self.category = category
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        self.count = count
+        self.last_fp = last_fp
+
 
 @dataclass(slots=True)
 class ValueRow:
@@ -69,6 +90,22 @@ class ValueRow:
     fp: bytes
     first_seen: float
     last_seen: float
+
+    def __init__(
+        self,
+        vendor: str,
+        subject: bytes,
+        field: str,
+        fp: bytes,
+        first_seen: float,
+        last_seen: float,
+    ) -> None:
+        self.vendor = vendor
+        self.subject = subject
+        self.field = field
+        self.fp = fp
+        self.first_seen = first_seen
+        self.last_seen = last_seen
 
 
 @dataclass(slots=True)
