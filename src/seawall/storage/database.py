@@ -36,7 +36,7 @@ class Database:
         self.engine: Engine = _engine(
             parsed.render_as_string(hide_password=False), self.is_sqlite, synchronous
         )
-        self.writer = GroupWriter(self.engine, max_queue=max_queue)
+        self.writer = GroupWriter(self.engine, max_queue=max_queue, turn_lock=self._file("write"))
 
     @property
     def dialect(self) -> str:
@@ -50,13 +50,17 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")  # each feature adds its own branch from 0001
 
+    def _file(self, purpose: str) -> Path | None:
+        """The lock file beside a SQLite database file, for ``purpose``."""
+        db_path = self.engine.url.database if self.is_sqlite else None
+        if not db_path or db_path == ":memory:" or self.engine.url.query.get("uri"):
+            return None
+        return Path(f"{db_path}.{purpose}.lock")
+
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[Connection]:
         if self.is_sqlite:
-            db_path = self.engine.url.database
-            lock_path = (
-                Path(f"{db_path}.migrate.lock") if db_path and db_path != ":memory:" else None
-            )
+            lock_path = self._file("migrate")
             if lock_path:
                 lock_path.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.ExitStack() as stack:

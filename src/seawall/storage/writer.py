@@ -10,11 +10,15 @@ writer serves PostgreSQL, where grouping saves round trips and commits just as w
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -51,8 +55,17 @@ def take_group(
 class GroupWriter:
     """Runs write jobs on one thread, many per transaction."""
 
-    def __init__(self, engine: Engine, *, max_queue: int = 20_000, max_group: int = 512) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_queue: int = 20_000,
+        max_group: int = 512,
+        turn_lock: Path | None = None,
+    ) -> None:
         self._engine = engine
+        self._turn_path = turn_lock
+        self._turn_fd: int | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._max_group = max_group
         self._thread = threading.Thread(target=self._loop, name="seawall-writer", daemon=True)
@@ -94,6 +107,29 @@ class GroupWriter:
             return
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        if self._turn_fd is not None and not self._thread.is_alive():
+            os.close(self._turn_fd)
+            self._turn_fd = None
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Wait for this process's turn to write, when processes share a SQLite file.
+
+        Why: SQLite's own wait for a busy database polls with sleeps that grow to
+        100 ms, so with two gateway processes writing without pause one could wait
+        a second for the lock the other kept taking back, its cores idle meanwhile.
+        A kernel file lock wakes the waiter as soon as the holder lets go. SQLite's
+        lock and busy timeout still guard against every other writer (the CLI)."""
+        if self._turn_path is None:
+            yield
+            return
+        if self._turn_fd is None:
+            self._turn_fd = os.open(self._turn_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
 
     def _loop(self) -> None:
         while True:
@@ -108,7 +144,7 @@ class GroupWriter:
         if not live:
             return
         try:
-            with self._engine.begin() as conn:
+            with self._turn(), self._engine.begin() as conn:
                 results = [job(conn) for job, _ in live]
         except Exception:
             log.warning("group commit of %d jobs failed; retrying them one by one", len(live))
@@ -122,7 +158,7 @@ class GroupWriter:
     def _one_by_one(self, live: list[tuple[Job, Future[Any]]]) -> None:
         for job, fut in live:
             try:
-                with self._engine.begin() as conn:
+                with self._turn(), self._engine.begin() as conn:
                     result = job(conn)
             except Exception as exc:  # each waiter learns its own failure
                 log.error("write job failed: %s", describe(exc))
