@@ -7,7 +7,7 @@ CONFIG ?= examples/seawall.yaml
 CVENV  ?= .venv-compiled
 SINK_PORT ?= 9100
 
-.PHONY: run test test-compiled wheel demo lint typecheck format bench browser-deps clean
+.PHONY: run test test-compiled compiled-venv wheel demo lint typecheck format bench browser-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,16 @@ wheel: $(STAMP)
 
 ## The whole suite again, against that wheel installed in a venv of its own: compiled
 ## code can differ from Python (mypyc checks types at run time).
-test-compiled: wheel browser-deps
+test-compiled: compiled-venv browser-deps
+	$(CVENV)/bin/pytest -q
+
+## $(CVENV): that wheel installed with the dev tools, no editable install.
+compiled-venv: wheel
 	rm -rf $(CVENV)
 	$(PYTHON) -m venv $(CVENV)
 	$(CVENV)/bin/pip install --quiet --upgrade pip
 	$(CVENV)/bin/pip install --quiet "$$(ls dist/seawall-*.whl)[dev]"
 	test "$$($(CVENV)/bin/python -c 'from seawall.hotpath import build_name; print(build_name())')" = compiled
-	$(CVENV)/bin/pytest -q
 
 ## The breach drill: gateway, two local vendors, a breach and the whole response.
 demo: $(STAMP)
@@ -64,10 +67,11 @@ format: $(STAMP)
 	$(BIN)/ruff format setup.py src tests bench
 	$(BIN)/ruff check --fix setup.py src tests bench
 
-bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python bench/gateway.py
-	$(BIN)/python bench/pii.py
+## The gateway as deployed (the compiled wheel), then the PII engine.
+bench: compiled-venv
+	$(CVENV)/bin/pip install --quiet "$$(ls dist/seawall-*.whl)[bench]"
+	$(CVENV)/bin/python bench/gateway.py
+	$(CVENV)/bin/python bench/pii.py
 
 clean:
 	rm -rf $(VENV) $(CVENV) build dist .seawall seawall.db* examples/.seawall examples/seawall.db* tests/browser/node_modules

@@ -4,7 +4,9 @@ One run on this machine: the README's example config plus a second vendor, SQLit
 one server process per core, forwarders off (this measures what is accepted and
 committed), batches of 50 mixpanel-browser-shaped events of ~40 properties sent by
 wrk. Prints events/s, p50 and p99 latency, and the ratio to a floor server that only
-parses the body and answers 200, under uvicorn and granian.
+parses the body and answers 200, under uvicorn and granian. The gateway is the build
+of the Python that runs this script: `make bench` runs the compiled wheel's
+(docs/deploy.md), `.venv/bin/python bench/gateway.py` the pure one.
 
     python bench/gateway.py [--seconds 15] [--connections 16]
 """
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_config import bench_data
 from traffic import batch_body
 
+from seawall.hotpath import build_name
 from seawall.sink.server import free_port
 
 BIN = Path(sys.executable).parent
@@ -208,7 +211,8 @@ def main() -> None:
 
     print(
         f"\n{args.batch}-event batches, {args.connections} connections, {args.seconds} s each, "
-        f"{workers} processes, load average before: {os.getloadavg()[0]:.1f}"
+        f"{workers} processes, hot path {build_name()}, "
+        f"load average before: {os.getloadavg()[0]:.1f}"
     )
     print(
         f"{'server':<22}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'/floor':>8}"
