@@ -47,9 +47,11 @@ def test_a_writer_holds_the_turn_for_its_transaction_only(tmp_path: Path) -> Non
         lock = tmp_path / WRITE_LOCK
         assert stat.S_IMODE(lock.stat().st_mode) == 0o600
         assert not _turn_is_free(lock)  # another process would wait here
+        assert db.writer.writing  # request threads hand it the GIL meanwhile
         release.set()
         assert done.result(30) == 0
         assert _turn_is_free(lock)
+        assert not db.writer.writing
     finally:
         release.set()
         db.close()

@@ -67,7 +67,10 @@ class Pipeline:
         held: dict[int, Sequence[tuple[str, str]]] = {}
         vendors_cfg = self.config.vendors
         policies = self.policies
+        writer = self.db.writer
         for event in events:
+            if writer.writing:
+                time.sleep(0)  # let the writer thread run its SQL: see GroupWriter.writing
             for vendor in self.destinations.get(event.source, ()):
                 try:
                     disclosure = apply(event, policies[vendor])

@@ -70,6 +70,12 @@ class GroupWriter:
         self._max_group = max_group
         self._thread = threading.Thread(target=self._loop, name="seawall-writer", daemon=True)
         self._started = False
+        # True while a transaction is open: request threads busy with CPU work read it
+        # to hand the GIL over (``Pipeline.minimise``). Compiled code (hotpath.py) does
+        # not honour the interpreter's switch interval, so without that the writer
+        # could wait a whole request's policy work for each of its SQLite calls, and
+        # keep other processes waiting for their turn meanwhile.
+        self.writing = False
         self._lock = threading.Lock()
         self.groups = 0
         self.jobs = 0
@@ -113,7 +119,8 @@ class GroupWriter:
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
-        """Wait for this process's turn to write, when processes share a SQLite file.
+        """Wait for this process's turn to write, when processes share a SQLite file,
+        and say that a transaction is open (``writing``).
 
         Why: SQLite's own wait for a busy database polls with sleeps that grow to
         100 ms, so with two gateway processes writing without pause one could wait
@@ -121,14 +128,20 @@ class GroupWriter:
         A kernel file lock wakes the waiter as soon as the holder lets go. SQLite's
         lock and busy timeout still guard against every other writer (the CLI)."""
         if self._turn_path is None:
-            yield
+            self.writing = True
+            try:
+                yield
+            finally:
+                self.writing = False
             return
         if self._turn_fd is None:
             self._turn_fd = os.open(self._turn_path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+        self.writing = True
         try:
             yield
         finally:
+            self.writing = False
             fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
 
     def _loop(self) -> None:
