@@ -127,22 +127,19 @@ class GroupWriter:
         a second for the lock the other kept taking back, its cores idle meanwhile.
         A kernel file lock wakes the waiter as soon as the holder lets go. SQLite's
         lock and busy timeout still guard against every other writer (the CLI)."""
-        if self._turn_path is None:
-            self.writing = True
-            try:
-                yield
-            finally:
-                self.writing = False
-            return
-        if self._turn_fd is None:
-            self._turn_fd = os.open(self._turn_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+        fd = None
+        if self._turn_path is not None:
+            if self._turn_fd is None:
+                self._turn_fd = os.open(self._turn_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = self._turn_fd
+            fcntl.flock(fd, fcntl.LOCK_EX)
         self.writing = True
         try:
             yield
         finally:
             self.writing = False
-            fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _loop(self) -> None:
         while True:
