@@ -5,7 +5,7 @@ vendor, and compiled they cost about a sixth less CPU (docs/benchmarks.md). Pure
 Python stays the default, as black does with its own mypyc build: an editable or
 source install must run the ``.py`` files a developer edits, and a compiled module
 would shadow them. ``make wheel`` builds the compiled wheel a deployment installs;
-``make test-compiled`` runs the hot path's tests against it.
+``make test-compiled`` runs the whole suite against it.
 
 The modules compiled are listed in ``seawall/hotpath.py`` (the runtime reports from
 there whether they are compiled). Every other module stays Python either way.

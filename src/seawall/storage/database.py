@@ -36,7 +36,9 @@ class Database:
         self.engine: Engine = _engine(
             parsed.render_as_string(hide_password=False), self.is_sqlite, synchronous
         )
-        self.writer = GroupWriter(self.engine, max_queue=max_queue, turn_lock=self._file("write"))
+        self.writer = GroupWriter(
+            self.engine, max_queue=max_queue, turn_lock=self._lock_file("write")
+        )
 
     @property
     def dialect(self) -> str:
@@ -50,7 +52,7 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")  # each feature adds its own branch from 0001
 
-    def _file(self, purpose: str) -> Path | None:
+    def _lock_file(self, purpose: str) -> Path | None:
         """The lock file beside a SQLite database file, for ``purpose``."""
         db_path = self.engine.url.database if self.is_sqlite else None
         if not db_path or db_path == ":memory:" or self.engine.url.query.get("uri"):
@@ -60,7 +62,7 @@ class Database:
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[Connection]:
         if self.is_sqlite:
-            lock_path = self._file("migrate")
+            lock_path = self._lock_file("migrate")
             if lock_path:
                 lock_path.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.ExitStack() as stack:
